@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // e2e suites start real servers (docker-registry, dockerd): give them room, never a timing assertion.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    // Two cores: run files in parallel but not more than the machine can carry.
+    maxWorkers: 2,
+  },
+});
