@@ -1,0 +1,185 @@
+/**
+ * Image references by the distribution/reference grammar (the one Docker, containerd and the CNCF
+ * registry share), so that what we call an image's host, repository and tag is what they will call it.
+ */
+import { InvalidReferenceError } from './errors.ts';
+
+export interface ImageReference {
+  /** Exactly as written. */
+  original: string;
+  /** Registry host as written (`172.17.0.2:5000`, `quay.io`, `localhost:5000`); undefined when none was written. */
+  host: string | undefined;
+  /** Normalised host: `docker.io` when none was written or for Docker Hub's other names. */
+  registry: string;
+  /** Repository as written, without the host (`python`, `metallb/speaker`). */
+  name: string;
+  /** Normalised repository: Docker Hub puts one-segment names under `library/`. */
+  repository: string;
+  tag: string | undefined;
+  digest: string | undefined;
+  /** The reference without its host, tag defaulting to `latest` when there is no digest: where it lives under any registry. */
+  path: string;
+}
+
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+const MAX_NAME_LENGTH = 255;
+
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
+const DOMAIN_NAME = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*$/;
+const IPV6 = /^\[[a-fA-F0-9:]+\]$/;
+const PORT = /^[0-9]+$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const OTHER_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+
+function invalid(text: string, why: string): InvalidReferenceError {
+  return new InvalidReferenceError(`invalid image reference "${text}": ${why}`, {
+    hint: 'write it as [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST], with a lowercase NAME',
+  });
+}
+
+/** Why `host` (HOST[:PORT], HOST possibly a bracketed IPv6 address) is not a registry host, or undefined if it is. */
+function hostProblem(host: string): string | undefined {
+  let name = host;
+  let port: string | undefined;
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    if (close === -1) return `unclosed IPv6 address in host "${host}"`;
+    name = host.slice(0, close + 1);
+    const rest = host.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return `unexpected "${rest}" after IPv6 address in host "${host}"`;
+      port = rest.slice(1);
+    }
+    if (!IPV6.test(name)) return `invalid IPv6 address in host "${host}"`;
+  } else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) {
+      name = host.slice(0, colon);
+      port = host.slice(colon + 1);
+    }
+    if (!DOMAIN_NAME.test(name)) return `invalid registry host "${host}"`;
+  }
+  if (port !== undefined && !PORT.test(port)) return `invalid port in registry host "${host}"`;
+  return undefined;
+}
+
+/** Whether the first '/'-segment of a name is a registry host rather than a repository component. */
+function looksLikeHost(segment: string): boolean {
+  return segment.includes('.') || segment.includes(':') || segment === 'localhost';
+}
+
+function digestProblem(digest: string): string | undefined {
+  if (digest.startsWith('sha256:')) {
+    return SHA256.test(digest) ? undefined : `digest "${digest}" must be sha256: and 64 lowercase hex digits`;
+  }
+  return OTHER_DIGEST.test(digest) ? undefined : `invalid digest "${digest}"`;
+}
+
+export function parseReference(text: string): ImageReference {
+  if (text === '') throw invalid(text, 'it is empty');
+  if (text.trim() !== text) throw invalid(text, 'it has leading or trailing whitespace');
+  if (text.includes('://')) throw invalid(text, 'a URL is not an image reference; drop the scheme');
+
+  let rest = text;
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at !== -1) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const problem = digestProblem(digest);
+    if (problem !== undefined) throw invalid(text, problem);
+  }
+
+  // A ':' after the last '/' starts the tag; one before it belongs to the host's port.
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) throw invalid(text, `invalid tag "${tag}"`);
+  }
+
+  let host: string | undefined;
+  let name = rest;
+  const slash = rest.indexOf('/');
+  if (slash !== -1 && looksLikeHost(rest.slice(0, slash))) {
+    host = rest.slice(0, slash);
+    name = rest.slice(slash + 1);
+    const problem = hostProblem(host);
+    if (problem !== undefined) throw invalid(text, problem);
+  }
+
+  if (name === '') throw invalid(text, 'the repository name is empty');
+  if (name !== name.toLowerCase()) throw invalid(text, `repository name "${name}" must be lowercase`);
+  for (const component of name.split('/')) {
+    if (!PATH_COMPONENT.test(component)) {
+      throw invalid(text, component === '' ? 'empty path component in the repository name' : `invalid path component "${component}" in the repository name`);
+    }
+  }
+  if (rest.length > MAX_NAME_LENGTH) throw invalid(text, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+
+  const registry = host === undefined || DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
+  const repository = registry === DOCKER_HUB && !name.includes('/') ? `library/${name}` : name;
+  return { original: text, host, registry, name, repository, tag, digest, path: pathOf(name, tag, digest) };
+}
+
+function pathOf(name: string, tag: string | undefined, digest: string | undefined): string {
+  const effectiveTag = tag ?? (digest === undefined ? 'latest' : undefined);
+  return `${name}${effectiveTag === undefined ? '' : `:${effectiveTag}`}${digest === undefined ? '' : `@${digest}`}`;
+}
+
+export function tryParseReference(text: string): ImageReference | undefined {
+  try {
+    return parseReference(text);
+  } catch (err: unknown) {
+    if (err instanceof InvalidReferenceError) return undefined;
+    throw err;
+  }
+}
+
+/** The canonical full form `registry/repository[:tag][@digest]`: two spellings of one image format the same. */
+export function formatReference(ref: ImageReference): string {
+  return `${ref.registry}/${pathOf(ref.repository, ref.tag, ref.digest)}`;
+}
+
+/**
+ * Split a registry location HOST[:PORT][/PREFIX] into host and prefix. The host must read as a host to
+ * reference parsers (hold '.' or ':' or be localhost): otherwise `myregistry/python:3.7` would mean
+ * docker.io/myregistry/python to every client.
+ */
+export function parseRegistryLocation(text: string): { host: string; prefix: string | undefined } {
+  const bad = (why: string, hint = 'write it as HOST[:PORT][/PREFIX], e.g. registry.example.com:5000/mirror'): InvalidReferenceError =>
+    new InvalidReferenceError(`invalid registry "${text}": ${why}`, { hint });
+  if (text.trim() === '') throw bad('it is empty');
+  if (text.includes('://')) throw bad('it has a URL scheme', `drop the scheme: ${text.slice(text.indexOf('://') + 3)}`);
+  const trimmed = text.replace(/\/+$/, '');
+  const slash = trimmed.indexOf('/');
+  const host = slash === -1 ? trimmed : trimmed.slice(0, slash);
+  const prefix = slash === -1 ? undefined : trimmed.slice(slash + 1);
+  const problem = hostProblem(host);
+  if (problem !== undefined) throw bad(problem);
+  if (!looksLikeHost(host)) {
+    throw bad(`"${host}" would be read as a repository name, not a host`, `add the port (${host}:443) or the domain (${host}.example.com)`);
+  }
+  if (prefix !== undefined) {
+    if (prefix !== prefix.toLowerCase()) throw bad(`prefix "${prefix}" must be lowercase`);
+    for (const component of prefix.split('/')) {
+      if (!PATH_COMPONENT.test(component)) throw bad(`invalid path component "${component}" in the prefix`);
+    }
+  }
+  return { host, prefix };
+}
+
+/** The image at `registry` (HOST[:PORT][/PREFIX]) under its path. */
+export function withRegistry(ref: ImageReference | string, registry: string): string {
+  const parsed = typeof ref === 'string' ? parseReference(ref) : ref;
+  const { host, prefix } = parseRegistryLocation(registry);
+  return `${host}${prefix === undefined ? '' : `/${prefix}`}/${parsed.path}`;
+}
+
+/** Host that the HTTP API is spoken to: Docker Hub serves its API under another name. */
+export function apiHost(registry: string): string {
+  return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
+}

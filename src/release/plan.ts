@@ -1,0 +1,62 @@
+/**
+ * Where each image is pulled from. A placeholder reference names the private registry, not a source:
+ * its upstream comes from airgap.yaml's `upstream:` map. Any other reference is pulled from itself.
+ */
+import { ReleaseFileError } from '../errors.ts';
+import { formatReference, parseReference, withRegistry } from '../reference.ts';
+import type { ImageReference } from '../reference.ts';
+import type { ImageMention, PlannedImage, Release } from './types.ts';
+
+export function planImages(release: Release): PlannedImage[] {
+  const byWritten = new Map<string, PlannedImage>();
+  for (const mention of release.mentions) {
+    let planned = byWritten.get(mention.reference);
+    if (planned === undefined) {
+      const ref = parseReference(mention.reference);
+      planned = { written: mention.reference, upstream: upstreamOf(release, ref, mention), path: ref.path, mentions: [] };
+      byWritten.set(mention.reference, planned);
+    }
+    planned.mentions.push(mention);
+  }
+
+  // Every image lands at REGISTRY/PATH: two different sources at one path would overwrite each other.
+  const byPath = new Map<string, PlannedImage>();
+  for (const planned of byWritten.values()) {
+    const other = byPath.get(planned.path);
+    if (other === undefined) {
+      byPath.set(planned.path, planned);
+      continue;
+    }
+    if (other.upstream === planned.upstream) continue;
+    const first = planned.mentions[0];
+    throw new ReleaseFileError(
+      first?.file ?? release.file,
+      `two different images would both live at ${planned.path} in the private registry: ${describe(other)} and ${describe(planned)}`,
+      { line: first?.line, hint: 'keep one of them, or list the other under ignore:' },
+    );
+  }
+  return [...byWritten.values()];
+}
+
+function upstreamOf(release: Release, ref: ImageReference, mention: ImageMention): string {
+  if (release.placeholder === undefined || ref.host !== release.placeholder) return formatReference(ref);
+  let best: string | undefined;
+  for (const prefix of Object.keys(release.upstream)) {
+    if (prefix !== '*' && ref.name.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix;
+  }
+  const registry = release.upstream[best ?? '*'];
+  if (registry === undefined) {
+    const firstSegment = ref.name.split('/')[0] ?? ref.name;
+    throw new ReleaseFileError(
+      mention.file,
+      `${mention.reference} (${mention.yamlPath}) is under the placeholder ${release.placeholder}, but no upstream: entry says where to pull ${ref.name} from`,
+      { line: mention.line, hint: `add to ${release.file}: upstream: { "${firstSegment}/": REGISTRY } or a default "*": docker.io` },
+    );
+  }
+  return formatReference(parseReference(withRegistry(ref, registry)));
+}
+
+function describe(planned: PlannedImage): string {
+  const where = planned.mentions.map((m) => `${m.file}${m.line === undefined ? '' : `:${m.line}`} ${m.yamlPath}`);
+  return `${planned.written} (pulled from ${planned.upstream}; at ${where.join(', ')})`;
+}

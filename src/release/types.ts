@@ -1,0 +1,81 @@
+/** The shapes a release becomes: what was found, where, and what the operator should know. */
+
+/** One place where an image reference is written. */
+export interface ImageMention {
+  reference: string;
+  /** Absolute path of the file it is written in. */
+  file: string;
+  /** Where in the file: `applications.istio-pilot.options.image-configuration`, `charms[0].resources.oci-image`,
+   * `Deployment/web:spec.template.spec.containers[0].image`, `images[3]`. */
+  yamlPath: string;
+  line: number | undefined;
+}
+
+export interface CharmSpec {
+  name: string;
+  /** A local path as written (relative to the release's baseDir), or an https URL. */
+  charm: string;
+  sha256: string | undefined;
+  resources: Record<string, string>;
+  config: Record<string, string | number | boolean>;
+  file: string;
+  line: number | undefined;
+}
+
+export interface ReleaseWarning {
+  message: string;
+  file: string;
+  yamlPath: string | undefined;
+  line: number | undefined;
+  reference: string | undefined;
+}
+
+export interface BundleCharm {
+  application: string;
+  /** As written in the bundle (`./dex-auth_fa9f1c6.charm`), relative to the bundle's directory. */
+  charm: string;
+  file: string;
+  line: number | undefined;
+}
+
+export type ReleaseKind = 'airgap' | 'bundle' | 'kubernetes' | 'image-list';
+
+export interface Release {
+  kind: ReleaseKind;
+  /** Absolute path of the file given. */
+  file: string;
+  /** Its directory: relative paths in it are resolved against it. */
+  baseDir: string;
+  /** From airgap.yaml; for other kinds the file's basename without extension, and version ''. */
+  name: string;
+  version: string;
+  placeholder: string | undefined;
+  /** Path prefix -> registry (HOST[:PORT][/PREFIX]); '*' is the default. */
+  upstream: Record<string, string>;
+  /** Absolute path. */
+  bundleFile: string | undefined;
+  /** Bundle applications whose charm is a local file, to be packed. */
+  bundleCharms: BundleCharm[];
+  /** airgap.yaml's extra charms, deployed one by one after the bundle. */
+  charms: CharmSpec[];
+  relations: string[][];
+  /** Absolute paths, sorted. */
+  manifestFiles: string[];
+  platforms: string[];
+  ignore: string[];
+  /** Every image mention found, in file order, not deduplicated. */
+  mentions: ImageMention[];
+  warnings: ReleaseWarning[];
+  /** Absolute paths of the release's own files to pack: the file given, the bundle, the manifests. */
+  files: string[];
+}
+
+/** One image to pull: distinct by how it is written. */
+export interface PlannedImage {
+  written: string;
+  /** Full canonical reference to pull from. */
+  upstream: string;
+  /** Where it lives under any registry. */
+  path: string;
+  mentions: ImageMention[];
+}
