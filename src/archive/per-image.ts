@@ -1,0 +1,48 @@
+import { PassThrough } from 'node:stream';
+import { pack as createPack } from 'tar-stream';
+import type { ResolvedImage } from '../collect/resolved-image.ts';
+import { layoutEntries, type BlobOpener } from './image-layout.ts';
+import { appendEntry, tarSize, type TarEntry } from './tar-entry.ts';
+
+// Tar names over 100 bytes need pax headers, which would break the size computed ahead; shorten instead.
+const MAX_NAME = 96;
+
+/** `kubeflownotebookswg/jupyter-web-app:v1.7.0` -> `kubeflownotebookswg_jupyter-web-app_v1.7.0.tar`. */
+export function perImageFileName(path: string): string {
+  const base = path.replace(/@sha256:([a-f0-9]{12})[a-f0-9]*/, '@$1').replace(/[/:@]/g, '_');
+  return `${base.length > MAX_NAME ? base.slice(0, MAX_NAME) : base}.tar`;
+}
+
+/**
+ * The guide's layout: one docker-loadable tar per image (itself an OCI layout and docker-archive of that
+ * image alone), nested in the outer archive. Each inner tar's size is computed from the descriptors, so it
+ * streams straight in without a temporary file. Layers shared between images are stored once per image,
+ * as in the guide.
+ */
+export function perImageEntries(images: readonly ResolvedImage[], openBlob: BlobOpener): TarEntry[] {
+  const names = new Set<string>();
+  return images.map((image) => {
+    let name = perImageFileName(image.path);
+    for (let n = 2; names.has(name); n++) name = perImageFileName(`${image.path}-${n}`);
+    names.add(name);
+    const inner = layoutEntries([image], openBlob);
+    return {
+      name,
+      size: tarSize(inner),
+      open: () => innerTar(inner),
+    };
+  });
+}
+
+async function* innerTar(entries: readonly TarEntry[]): AsyncIterable<Buffer> {
+  const pack = createPack();
+  const out = new PassThrough();
+  pack.pipe(out);
+  const filling = (async () => {
+    for (const entry of entries) await appendEntry(pack, entry);
+    pack.finalize();
+  })();
+  filling.catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
+  for await (const chunk of out) yield chunk as Buffer;
+  await filling;
+}

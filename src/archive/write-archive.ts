@@ -1,0 +1,55 @@
+import { pipeline } from 'node:stream/promises';
+import { pack as createPack, type Pack } from 'tar-stream';
+import { AtomicFile, describeWriteFailure } from '../fs/atomic-file.ts';
+import { createArchiveGzip, HashingCounter, storeFromNowOn } from './gzip-output.ts';
+import { appendEntry, type TarEntry } from './tar-entry.ts';
+
+export interface WrittenArchive {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Write a .tar.gz from entries produced by `fill`, streaming, under a temporary name renamed on success.
+ * `fill` appends entries with `append`; `compressedUntilFirstStream` keeps level-1 deflate for the small
+ * buffered entries and switches to stored blocks at the first streamed one.
+ */
+export async function writeTarGz(
+  path: string,
+  fill: (append: (entry: TarEntry) => Promise<void>) => Promise<void>,
+  options: { expectedBytes?: number; signal?: AbortSignal } = {},
+): Promise<WrittenArchive> {
+  const file = new AtomicFile(path);
+  const pack: Pack = createPack();
+  const gzip = createArchiveGzip();
+  const counter = new HashingCounter();
+  let stored = false;
+  const written = pipeline(pack, gzip, counter, file.stream(), ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
+  const append = async (entry: TarEntry): Promise<void> => {
+    if (!stored && entry.bytes === undefined) {
+      stored = true;
+      await storeFromNowOn(gzip);
+    }
+    await appendEntry(pack, entry);
+  };
+  try {
+    await Promise.all([
+      (async () => {
+        try {
+          await fill(append);
+          pack.finalize();
+        } catch (err: unknown) {
+          pack.destroy(err instanceof Error ? err : new Error(String(err)));
+          throw err;
+        }
+      })(),
+      written,
+    ]);
+    await file.commit();
+  } catch (err: unknown) {
+    await file.discard();
+    throw (await describeWriteFailure(err, path, options.expectedBytes)) ?? err;
+  }
+  return { path, sha256: counter.digest(), size: counter.bytes };
+}

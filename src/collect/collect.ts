@@ -1,0 +1,282 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, statfs } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { layoutEntries, type BlobOpener } from '../archive/image-layout.ts';
+import { perImageEntries } from '../archive/per-image.ts';
+import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
+import { AirgapError, messageOf } from '../errors.ts';
+import { formatBytes } from '../fs/atomic-file.ts';
+import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
+import { parsePlatform } from '../oci/platform.ts';
+import { parseReference } from '../reference.ts';
+import { loadRelease, planImages, type PlannedImage, type Release } from '../release/index.ts';
+import { RegistryClient } from '../store/registry/client.ts';
+import type { RetryPolicy } from '../store/registry/retry.ts';
+import { settleConcurrently } from '../util/concurrency.ts';
+import { TOOL_NAME } from '../version.ts';
+import { gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
+import type { CollectEventListener } from './events.ts';
+import { resolveImage, type ImageToResolve } from './resolve-image.ts';
+import type { ResolvedImage } from './resolved-image.ts';
+
+export const IMAGES_ARCHIVE = 'images.tar.gz';
+export const CHARMS_ARCHIVE = 'charms.tar.gz';
+
+export interface CollectOptions {
+  /** airgap.yaml, a Juju bundle, a Kubernetes manifest file or an image list. */
+  release: string;
+  outputDir: string;
+  /** --platform values (os/arch[/variant]); empty keeps every platform. */
+  platforms?: readonly string[];
+  concurrency?: number;
+  caFiles?: readonly string[];
+  certsDirs?: readonly string[];
+  plainHttp?: readonly string[];
+  dockerConfigPath?: string;
+  perImage?: boolean;
+  retry?: RetryPolicy;
+  signal?: AbortSignal;
+  onEvent?: CollectEventListener;
+}
+
+export interface CollectResult {
+  lock: Lock;
+  lockPath: string;
+  images: WrittenArchive;
+  charms: WrittenArchive;
+  warnings: string[];
+  /** Bytes of every distinct blob: what the archive cannot be smaller than. */
+  uniqueBlobBytes: number;
+}
+
+function mentionText(planned: PlannedImage): string {
+  const first = planned.mentions[0];
+  if (first === undefined) return 'the release';
+  return `${first.file}${first.line === undefined ? '' : `:${first.line}`} ${first.yamlPath}`;
+}
+
+function toResolve(planned: PlannedImage): ImageToResolve {
+  const upstream = parseReference(planned.upstream);
+  return {
+    written: planned.written,
+    upstream: planned.upstream,
+    registry: upstream.registry,
+    repository: upstream.repository,
+    reference: upstream.digest ?? upstream.tag ?? 'latest',
+    path: planned.path,
+    mentionedAt: mentionText(planned),
+  };
+}
+
+/** Several written references (a placeholder one and an upstream one) can name one image: keep it once. */
+function uniqueByPath(planned: readonly PlannedImage[]): PlannedImage[] {
+  const byPath = new Map<string, PlannedImage>();
+  for (const p of planned) {
+    const existing = byPath.get(p.path);
+    if (existing === undefined) byPath.set(p.path, { ...p, mentions: [...p.mentions] });
+    else existing.mentions.push(...p.mentions);
+  }
+  return [...byPath.values()];
+}
+
+async function checkFreeSpace(dir: string, needed: number): Promise<void> {
+  const stats = await statfs(dir);
+  const free = stats.bavail * stats.bsize;
+  if (free < needed) {
+    throw new AirgapError(`not enough space in ${dir}: the archives need about ${formatBytes(needed)}, ${formatBytes(free)} is free`, {
+      hint: 'free some space or choose another directory with -o',
+    });
+  }
+}
+
+/**
+ * The online side: a release becomes images.tar.gz, charms.tar.gz and airgap-lock.json in `outputDir`.
+ * Every manifest is fetched first, so a missing image fails the run before a byte of layer is written;
+ * then the archive streams layer by layer, each verified, each written once.
+ */
+export async function collect(options: CollectOptions): Promise<CollectResult> {
+  const emit: CollectEventListener = options.onEvent ?? (() => {});
+  const release: Release = await loadRelease(resolve(options.release));
+  const platforms = [...(options.platforms ?? []), ...(options.platforms?.length ? [] : release.platforms)].map(parsePlatform);
+  const planned = uniqueByPath(planImages(release));
+  const warnings = release.warnings.map((w) => `${w.file}${w.line === undefined ? '' : `:${w.line}`}${w.yamlPath === undefined ? '' : ` ${w.yamlPath}`}: ${w.message}`);
+  emit({ type: 'release', name: release.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length });
+  for (const message of warnings) emit({ type: 'warning', message });
+
+  const outputDir = resolve(options.outputDir);
+  await mkdir(outputDir, { recursive: true });
+  const client = new RegistryClient({
+    ...(options.caFiles === undefined ? {} : { caFiles: options.caFiles }),
+    ...(options.certsDirs === undefined ? {} : { certsDirs: options.certsDirs }),
+    ...(options.plainHttp === undefined ? {} : { plainHttp: options.plainHttp }),
+    ...(options.dockerConfigPath === undefined ? {} : { dockerConfigPath: options.dockerConfigPath }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    connectionsPerHost: Math.max(2, options.concurrency ?? 4),
+  });
+  try {
+    const concurrency = options.concurrency ?? 4;
+    const settled = await settleConcurrently(planned, concurrency, async (p) => {
+      const image = toResolve(p);
+      emit({ type: 'image-resolving', path: image.path, upstream: image.upstream });
+      try {
+        const resolved = await resolveImage(client.host(image.registry), image, platforms);
+        emit({
+          type: 'image-resolved', path: resolved.path, digest: resolved.top.descriptor.digest, bytes: resolved.totalBytes,
+          blobs: resolved.manifests.size + resolved.configs.size + resolved.layers.length, platforms: resolved.platforms,
+        });
+        return resolved;
+      } catch (err: unknown) {
+        emit({ type: 'image-failed', path: image.path, message: messageOf(err) });
+        throw err;
+      }
+    }, options.signal);
+    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      throw new AirgapError(`${failures.length} of ${planned.length} images could not be resolved:\n  ${failures.map(messageOf).join('\n  ')}`, {
+        cause: failures[0],
+        hint: (failures[0] as { hint?: string }).hint ?? 'fix the references or the registry access, then re-run',
+      });
+    }
+    const images = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+
+    const uniqueBlobBytes = countUniqueBytes(images);
+    const charmFiles = await gatherCharmFiles(release, outputDir, client);
+    const charmBytes = charmFiles.reduce((n, f) => n + f.size, 0);
+    await checkFreeSpace(outputDir, uniqueBlobBytes + charmBytes);
+
+    emit({ type: 'images-resolved', images: images.map((i) => ({ path: i.path, bytes: i.totalBytes, digest: i.top.descriptor.digest })) });
+    // Per-image entries are whole images, reported as each is appended; the default layout shares layers.
+    const completion = options.perImage ? undefined : new ImageCompletion(images, emit);
+    const openBlob: BlobOpener = (image, blob) => streamWithProgress(client, image, blob, (event) => {
+      emit(event);
+      if (event.type === 'blob-done') completion?.blobWritten(event.digest);
+    });
+    const imagesPath = join(outputDir, IMAGES_ARCHIVE);
+    const entries = options.perImage ? perImageEntries(images, openBlob) : layoutEntries(images, openBlob);
+    const imagesArchive = await writeTarGz(imagesPath, async (append) => {
+      for (const [index, entry] of entries.entries()) {
+        await append(entry);
+        // In the per-image layout each outer entry is one whole image.
+        const image = options.perImage ? images[index] : undefined;
+        if (image !== undefined) emit({ type: 'image-written', path: image.path });
+      }
+      completion?.finish();
+    }, { expectedBytes: uniqueBlobBytes, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    emit({ type: 'archive-written', path: imagesPath, size: imagesArchive.size, sha256: imagesArchive.sha256 });
+
+    const charmsPath = join(outputDir, CHARMS_ARCHIVE);
+    let charmsArchive: WrittenArchive;
+    try {
+      charmsArchive = await writeTarGz(charmsPath, async (append) => {
+        for (const f of charmFiles) {
+          await append({ name: f.name, size: f.size, open: () => createReadStream(f.path) });
+          emit({ type: 'charm', file: f.name, size: f.size });
+        }
+      }, { expectedBytes: charmBytes, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    } finally {
+      await removeTemporaryFiles(charmFiles);
+    }
+    emit({ type: 'archive-written', path: charmsPath, size: charmsArchive.size, sha256: charmsArchive.sha256 });
+
+    const lock: Lock = {
+      lockVersion: LOCK_VERSION,
+      tool: TOOL_NAME,
+      name: release.name,
+      version: release.version,
+      placeholder: release.placeholder,
+      platforms: platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')),
+      images: images.map((image) => lockedImage(image, planned, release.baseDir)),
+      charms: charmFiles
+        .filter((f) => f.charm !== undefined)
+        .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size })),
+      archives: {
+        [IMAGES_ARCHIVE]: { sha256: imagesArchive.sha256, size: imagesArchive.size, layout: options.perImage ? 'per-image' : 'oci+docker' },
+        [CHARMS_ARCHIVE]: { sha256: charmsArchive.sha256, size: charmsArchive.size },
+      },
+    };
+    const lockPath = join(outputDir, LOCK_FILE_NAME);
+    await writeLock(lockPath, lock);
+    return { lock, lockPath, images: imagesArchive, charms: charmsArchive, warnings, uniqueBlobBytes };
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Says when each image is complete in the archive: when the last layer it needs has been written,
+ * whichever image brought that layer first.
+ */
+class ImageCompletion {
+  readonly #pending = new Map<string, Set<string>>();
+  readonly #emit: CollectEventListener;
+
+  constructor(images: readonly ResolvedImage[], emit: CollectEventListener) {
+    this.#emit = emit;
+    for (const image of images) this.#pending.set(image.path, new Set(image.layers.map((l) => l.digest)));
+    this.#flushEmpty();
+  }
+
+  blobWritten(digest: string): void {
+    for (const [path, layers] of this.#pending) {
+      if (layers.delete(digest) && layers.size === 0) this.#done(path);
+    }
+    this.#flushEmpty();
+  }
+
+  /** Images with no layer left to wait for (all shared, or none at all) are complete now. */
+  #flushEmpty(): void {
+    for (const [path, layers] of this.#pending) if (layers.size === 0) this.#done(path);
+  }
+
+  finish(): void {
+    for (const path of [...this.#pending.keys()]) this.#done(path);
+  }
+
+  #done(path: string): void {
+    if (this.#pending.delete(path)) this.#emit({ type: 'image-written', path });
+  }
+}
+
+function countUniqueBytes(images: readonly ResolvedImage[]): number {
+  const sizes = new Map<string, number>();
+  for (const image of images) {
+    for (const doc of [...image.manifests.values(), ...image.configs.values()]) sizes.set(doc.descriptor.digest, doc.bytes.length);
+    for (const layer of image.layers) sizes.set(layer.digest, layer.size);
+  }
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  return total;
+}
+
+function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string): LockedImage {
+  const plan = planned.find((p) => p.path === image.path);
+  return {
+    reference: image.written,
+    upstream: image.upstream,
+    path: image.path,
+    digest: image.top.descriptor.digest,
+    mediaType: image.top.descriptor.mediaType,
+    platforms: image.platforms,
+    size: image.totalBytes,
+    narrowed: image.narrowed,
+    mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line })),
+  };
+}
+
+async function* streamWithProgress(client: RegistryClient, image: ResolvedImage, blob: { digest: string; size: number; mediaType: string }, emit: CollectEventListener): AsyncIterable<Buffer> {
+  const what = `image ${image.written} layer ${blob.digest}`;
+  let pending = 0;
+  for await (const chunk of client.host(image.registry).blob(image.repository, blob, what)) {
+    pending += chunk.length;
+    // Reporting every 64 KiB chunk would cost more than the copy; a few events per MB is plenty.
+    if (pending >= 4 * 1024 * 1024) {
+      emit({ type: 'blob-progress', path: image.path, digest: blob.digest, bytes: pending });
+      pending = 0;
+    }
+    yield chunk;
+  }
+  if (pending > 0) emit({ type: 'blob-progress', path: image.path, digest: blob.digest, bytes: pending });
+  emit({ type: 'blob-done', path: image.path, digest: blob.digest, size: blob.size });
+}

@@ -1,0 +1,75 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, rename, rm, statfs } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { AirgapError } from '../errors.ts';
+
+/**
+ * A file written under a temporary name beside its final one and renamed only when complete, so an
+ * interrupted or failed write never leaves a file under the final name.
+ */
+export class AtomicFile {
+  readonly path: string;
+  readonly tempPath: string;
+  #stream: WriteStream | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+    // The pid keeps two concurrent runs from sharing a temp file; the dot hides it from casual `ls`.
+    this.tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+  }
+
+  stream(): WriteStream {
+    this.#stream ??= createWriteStream(this.tempPath, { highWaterMark: 1024 * 1024 });
+    return this.#stream;
+  }
+
+  /** Flush to disk and move into place. */
+  async commit(): Promise<void> {
+    const handle = await open(this.tempPath, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(this.tempPath, this.path);
+  }
+
+  async discard(): Promise<void> {
+    this.#stream?.destroy();
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+/** Turn a write failure into the operator's words: a full disk says how much room was needed. */
+export async function describeWriteFailure(err: unknown, path: string, bytesNeeded: number | undefined): Promise<AirgapError | undefined> {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    let free = '';
+    try {
+      const stats = await statfs(dirname(path));
+      free = `, ${formatBytes(stats.bavail * stats.bsize)} free`;
+    } catch {
+      // The free-space figure is a courtesy; the error stands without it.
+    }
+    const needed = bytesNeeded === undefined ? '' : ` (needs about ${formatBytes(bytesNeeded)}${free})`;
+    return new AirgapError(`no space left on the disk writing ${path}${needed}; nothing was left under the final name`, {
+      cause: err,
+      hint: 'free some space or choose another directory with -o, then re-run',
+    });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new AirgapError(`cannot write ${path}: permission denied`, { cause: err, hint: 'choose a writable directory with -o' });
+  }
+  return undefined;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

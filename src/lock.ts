@@ -1,0 +1,87 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { AirgapError } from './errors.ts';
+import { AtomicFile } from './fs/atomic-file.ts';
+
+export const LOCK_FILE_NAME = 'airgap-lock.json';
+export const LOCK_VERSION = 1;
+
+export interface LockMention {
+  file: string;
+  yamlPath: string;
+  line: number | undefined;
+}
+
+export interface LockedImage {
+  /** The reference as written in the release. */
+  reference: string;
+  /** The full reference pulled. */
+  upstream: string;
+  /** Its name without host: where it lives in the private registry, under REGISTRY[/PREFIX]. */
+  path: string;
+  /** Digest of the top manifest or index: the one pushed and expected at the private registry. */
+  digest: string;
+  mediaType: string;
+  platforms: string[];
+  /** Sum of its distinct blobs, manifests included. */
+  size: number;
+  /** True when --platform narrowed a multi-arch index, so `digest` is not the upstream one. */
+  narrowed: boolean;
+  mentions: LockMention[];
+}
+
+export interface LockedCharm {
+  name: string | undefined;
+  file: string;
+  source: string;
+  sha256: string;
+  size: number;
+}
+
+export interface LockedArchive {
+  sha256: string;
+  size: number;
+  layout?: 'oci+docker' | 'per-image';
+}
+
+export interface Lock {
+  lockVersion: typeof LOCK_VERSION;
+  tool: string;
+  name: string;
+  version: string;
+  placeholder: string | undefined;
+  platforms: string[];
+  images: LockedImage[];
+  charms: LockedCharm[];
+  archives: Record<string, LockedArchive>;
+}
+
+export async function writeLock(path: string, lock: Lock): Promise<void> {
+  const file = new AtomicFile(path);
+  try {
+    await writeFile(file.tempPath, `${JSON.stringify(lock, null, 2)}\n`);
+    await file.commit();
+  } catch (err: unknown) {
+    await file.discard();
+    throw err;
+  }
+}
+
+export async function readLock(path: string): Promise<Lock> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err: unknown) {
+    throw new AirgapError(`cannot read ${path}`, { cause: err, hint: 'run `airgap collect` first, or give the directory holding airgap-lock.json' });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err: unknown) {
+    throw new AirgapError(`${path} is not valid JSON: the lock file is damaged`, { cause: err, hint: 're-copy it from the collect side' });
+  }
+  const lock = parsed as Partial<Lock>;
+  if (lock.lockVersion !== LOCK_VERSION || !Array.isArray(lock.images) || !Array.isArray(lock.charms)) {
+    throw new AirgapError(`${path} is not an airgap lock file of version ${LOCK_VERSION}`);
+  }
+  return parsed as Lock;
+}

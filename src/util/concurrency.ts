@@ -1,0 +1,27 @@
+/**
+ * Run `fn` over `items` with at most `limit` running at once. Every item is tried, even after a failure,
+ * so the caller can report every broken image in one go instead of one per run.
+ */
+export async function settleConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array<PromiseSettledResult<R>>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      signal?.throwIfAborted();
+      const index = next++;
+      const item = items[index] as T;
+      try {
+        results[index] = { status: 'fulfilled', value: await fn(item, index) };
+      } catch (err: unknown) {
+        results[index] = { status: 'rejected', reason: err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
