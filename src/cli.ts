@@ -1,1 +1,76 @@
-export const x: number = 1;
+import { Command, CommanderError, Option } from 'commander';
+import { collectCommand, type CommandIo } from './commands/collect.ts';
+import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
+import { CancelledError, UsageError } from './errors.ts';
+import { VERSION } from './version.ts';
+
+function repeatable(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--concurrency ${value}: expected a whole number from 1 to 64`);
+  return n;
+}
+
+/** The whole program: argv in, exit code out. Only this file's caller touches process.exit. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(EXIT_CANCELLED);
+    interrupted = true;
+    process.stderr.write('\ninterrupted: stopping and removing partial files (Ctrl-C again to quit at once)\n');
+    controller.abort(new CancelledError('interrupted: nothing was left under a final name; re-run to finish the job'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const io: CommandIo = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    isTty: process.stderr.isTTY === true,
+    signal: controller.signal,
+  };
+  const program = new Command()
+    .name('airgap')
+    .description('Carry a software release (images, charms, manifests) into an air-gapped network and install it there')
+    .version(VERSION, '-V, --version')
+    .option('--debug', 'show stack traces on failure')
+    .exitOverride()
+    .showSuggestionAfterError(true);
+
+  program
+    .command('collect')
+    .description('scan a release and pull every image into one deduplicated images.tar.gz, charms into charms.tar.gz, and write airgap-lock.json')
+    .argument('[release]', 'airgap.yaml, a Juju bundle.yaml, a Kubernetes manifest or an image list (.txt)', 'airgap.yaml')
+    .option('-o, --output <dir>', 'directory for images.tar.gz, charms.tar.gz and airgap-lock.json', '.')
+    .option('--platform <os/arch[/variant]>', 'keep only this platform of multi-arch images (repeatable); default: all', repeatable, [])
+    .addOption(new Option('-j, --concurrency <n>', 'images resolved at once').argParser(positiveInteger).default(4))
+    .option('--ca-file <file>', 'extra CA certificate(s) to trust for registries (repeatable)', repeatable, [])
+    .option('--plain-http <host[:port]>', 'talk plain HTTP to this registry (repeatable)', repeatable, [])
+    .option('--per-image', 'write one docker-loadable <name>.tar per image inside images.tar.gz (the guide\'s layout)', false)
+    .option('--json', 'print a machine-readable summary on stdout', false)
+    .action(async (release: string, options: Parameters<typeof collectCommand>[1]) => {
+      await collectCommand(release, options, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err: unknown) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander's exitOverride; they already printed.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    const debug = program.opts<{ debug?: boolean }>().debug === true;
+    const failure = controller.signal.aborted && !(err instanceof UsageError) ? controller.signal.reason : err;
+    process.stderr.write(`${formatFailure(failure, debug)}\n`);
+    return exitCodeFor(failure);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
