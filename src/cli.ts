@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { collectCommand, type CommandIo } from './commands/collect.ts';
+import { collectCommand } from './commands/collect.ts';
+import type { CommandIo } from './commands/io.ts';
+import { loadCommand } from './commands/load.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { CancelledError, UsageError } from './errors.ts';
 import { VERSION } from './version.ts';
@@ -30,6 +32,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const io: CommandIo = {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
     isTty: process.stderr.isTTY === true,
     signal: controller.signal,
   };
@@ -54,6 +61,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (release: string, options: Parameters<typeof collectCommand>[1]) => {
       await collectCommand(release, options, io);
+    });
+
+  program
+    .command('load')
+    .description('push every image of images.tar.gz into a private registry, digests unchanged; safe to re-run')
+    .argument('[source]', 'the directory holding images.tar.gz (and airgap-lock.json, charms.tar.gz), or the archive', '.')
+    .requiredOption('--registry <host[:port][/prefix]>', 'the private registry the images go to')
+    .option('--ca-file <file>', 'extra CA certificate(s) to trust for the registry (repeatable)', repeatable, [])
+    .option('--plain-http <host[:port]>', 'talk plain HTTP to this registry (repeatable)', repeatable, [])
+    .option('--username <user>', 'registry user (with --password-stdin); otherwise ~/.docker/config.json')
+    .option('--password-stdin', 'read the registry password from standard input', false)
+    .addOption(new Option('-j, --concurrency <n>', 'registry requests at once').argParser(positiveInteger).default(4))
+    .addOption(new Option('--via <path>', 'push through the registry API, or through the local Docker Engine').choices(['registry', 'docker']).default('registry'))
+    .option('--charms-dir <dir>', 'where charms.tar.gz is unpacked when it is beside the images', './charms')
+    .option('--json', 'print a machine-readable summary on stdout', false)
+    .action(async (source: string, options: Parameters<typeof loadCommand>[1]) => {
+      await loadCommand(source, options, io);
     });
 
   try {

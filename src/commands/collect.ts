@@ -1,6 +1,7 @@
 import { collect, type CollectResult } from '../collect/collect.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import type { CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
   output: string;
@@ -12,12 +13,6 @@ export interface CollectCommandOptions {
   json: boolean;
 }
 
-export interface CommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  isTty: boolean;
-  signal: AbortSignal;
-}
 
 /** `airgap collect [RELEASE]`: options in, one library call, progress and a summary out. */
 export async function collectCommand(release: string | undefined, options: CollectCommandOptions, io: CommandIo): Promise<void> {

@@ -55,9 +55,13 @@ const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'airgap/0.1';
 
-interface SendOptions {
+export interface SendOptions {
   repository: string | undefined;
   actions: 'pull' | 'pull,push';
+  /** The caller retries itself (upload chunks, which must first ask the registry where it stands). */
+  noRetry?: boolean;
+  /** Extra scopes, e.g. pull on the source repository of a cross-repository mount. */
+  extraScopes?: string[];
   headers?: Record<string, string>;
   body?: string | Buffer;
   /** What the request is for, in the operator's words, used in error messages. */
@@ -181,9 +185,10 @@ export class RegistryHost {
    */
   async send(method: Dispatcher.HttpMethod, path: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
     const url = path.startsWith('http') ? path : `${this.baseUrl}${path}`;
-    const scope = this.#scope(options.repository, options.actions);
+    const scope = [...this.#scope(options.repository, options.actions), ...(options.extraScopes ?? [])];
     const scopeKey = scope.join(' ');
     let authRetried = false;
+    const retries = options.noRetry === true ? 0 : this.#retry.retries;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...options.headers };
       const authorization = this.#authorizations.get(scopeKey) ?? (this.#challenges === undefined ? undefined : await this.#authorize(scope));
@@ -201,7 +206,7 @@ export class RegistryHost {
         this.#options.signal?.throwIfAborted();
         const tls = describeTlsFailure(err, this.host);
         if (tls !== undefined) throw tls;
-        if (isRetryableNetworkError(err) && attempt < this.#retry.retries) {
+        if (isRetryableNetworkError(err) && attempt < retries) {
           await sleep(retryDelayMs(this.#retry, attempt + 1, undefined), this.#options.signal);
           continue;
         }
@@ -224,7 +229,7 @@ export class RegistryHost {
         attempt--;
         continue;
       }
-      if (isRetryableStatus(res.statusCode) && attempt < this.#retry.retries) {
+      if (isRetryableStatus(res.statusCode) && attempt < retries) {
         const retryAfter = headerValue(res.headers, 'retry-after');
         await res.body.dump();
         await sleep(retryDelayMs(this.#retry, attempt + 1, retryAfter), this.#options.signal);

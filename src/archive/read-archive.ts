@@ -1,0 +1,116 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { createHash } from 'node:crypto';
+import { ArchiveError, messageOf } from '../errors.ts';
+
+/**
+ * One member of an archive, handed over in order. The handler reads `stream` to the end or not at all:
+ * what it leaves untouched is skipped.
+ */
+export interface ArchiveMember {
+  /** The member's name; for a tar nested in a tar, prefixed with the outer name and '!'. */
+  name: string;
+  /** The name inside its own tar. */
+  baseName: string;
+  size: number;
+  stream: AsyncIterable<Buffer>;
+}
+
+export type MemberHandler = (member: ArchiveMember) => Promise<void>;
+
+export interface ReadResult {
+  /** sha256 of the archive file as read, for comparison with the lock. */
+  sha256: string;
+  size: number;
+}
+
+class Counter extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Walk the members of a tar stream, descending into members that are tars themselves when `nested` says so. */
+async function walkTar(source: Readable, prefix: string, handler: MemberHandler, nested: (name: string) => boolean): Promise<void> {
+  const ex = extract();
+  const done = pipeline(source, ex);
+  // A broken stream fails both the pipeline and the loop below; the loop's error is the one reported.
+  done.catch(() => {});
+  for await (const entry of ex) {
+    const header = entry.header;
+    let consumed = false;
+    const stream: AsyncIterable<Buffer> = {
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of entry) yield chunk as Buffer;
+        consumed = true;
+      },
+    };
+    if (header.type === 'file' || header.type === 'contiguous-file') {
+      const name = header.name.replace(/^\.\//, '');
+      if (nested(name)) await walkTar(Readable.from(stream), `${prefix}${name}!`, handler, () => false);
+      else await handler({ name: `${prefix}${name}`, baseName: name, size: header.size, stream });
+    }
+    // Whatever the handler left unread is skipped, so the next member can start.
+    if (!consumed) for await (const chunk of stream) void chunk;
+  }
+  await done;
+}
+
+/**
+ * Stream an images archive (ours in either layout, or one made by `docker save`), gzip'd or not,
+ * member by member, hashing the file as it goes. A truncated or corrupt file becomes an ArchiveError
+ * that says where it broke.
+ */
+export async function readArchive(
+  path: string,
+  handler: MemberHandler,
+  options: { signal?: AbortSignal; describeMember?: (name: string) => string } = {},
+): Promise<ReadResult> {
+  const gzip = await isGzip(path);
+  const counter = new Counter();
+  const file = createReadStream(path, { highWaterMark: 1024 * 1024, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let current = '';
+  const feeding = gzip ? pipeline(file, counter, createGunzip(), tarStream) : pipeline(file, counter, tarStream);
+  try {
+    await Promise.all([
+      feeding,
+      walkTar(tarStream, '', async (member) => {
+        current = member.name;
+        await handler(member);
+      }, (name) => name.endsWith('.tar') && !name.startsWith('blobs/') && !name.includes('/')),
+    ]);
+  } catch (err: unknown) {
+    file.destroy();
+    tarStream.destroy();
+    if (options.signal?.aborted) throw options.signal.reason;
+    const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+    const message = messageOf(err);
+    if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end|premature|truncated|Unexpected end of data/i.test(message)) {
+      throw new ArchiveError(`${path} is truncated or corrupt at byte ${counter.bytes}${current === '' ? '' : ` (while reading ${options.describeMember?.(current) ?? current})`}: ${message}`, {
+        cause: err,
+        hint: 'copy the archive across again and compare its sha256 with airgap-lock.json',
+      });
+    }
+    throw err;
+  }
+  return { sha256: `sha256:${counter.hash.digest('hex')}`, size: counter.bytes };
+}

@@ -1,0 +1,112 @@
+import { Listr, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+import { formatBytes } from '../fs/atomic-file.ts';
+import type { LoadEvent } from '../load/events.ts';
+
+export interface LoadRenderer {
+  onEvent(event: LoadEvent): void;
+  finish(err?: unknown): Promise<void>;
+}
+
+type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
+
+/** listr2 on a terminal: reading and pushing blobs, then images as their tags land. */
+export function listrLoadRenderer(): LoadRenderer {
+  let settle!: (err?: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    settle = (err?: unknown) => (err === undefined ? resolve() : reject(err));
+  });
+  finished.catch(() => {});
+  let task: Task | undefined;
+  let images = 0;
+  let pushed = 0;
+  let present = 0;
+  let bytes = 0;
+  let uploaded = 0;
+  let skipped = 0;
+  const startedAt = Date.now();
+  const show = (): void => {
+    if (task === undefined) return;
+    const seconds = (Date.now() - startedAt) / 1000;
+    task.title = `Load ${images} images: ${pushed + present} done (${present} already there), ${uploaded} blobs uploaded (${formatBytes(bytes)}, ${formatBytes(seconds > 0 ? bytes / seconds : 0)}/s), ${skipped} skipped`;
+  };
+  const list = new Listr<unknown, ListrDefaultRenderer, ListrSimpleRenderer>(
+    [{ title: 'Load images', task: async (_ctx, t) => { task = t as unknown as Task; await finished; show(); } }],
+    { rendererOptions: { showErrorMessage: false } },
+  );
+  const running = list.run().catch(() => {});
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'archive':
+          images += event.images;
+          break;
+        case 'image-present':
+          present++;
+          break;
+        case 'image-pushed':
+          pushed++;
+          if (task !== undefined) task.output = `${event.reference}@${event.digest}`;
+          break;
+        case 'blob-progress':
+          bytes += event.bytes;
+          break;
+        case 'blob-uploaded':
+          uploaded++;
+          break;
+        case 'blob-skipped':
+          skipped++;
+          break;
+        case 'second-pass':
+          if (task !== undefined) task.output = `reading the archive a second time: ${event.reason}`;
+          break;
+        case 'charm':
+          if (task !== undefined) task.output = `unpacked ${event.file}`;
+          break;
+        default:
+          break;
+      }
+      show();
+    },
+    async finish(err?: unknown) {
+      settle(err);
+      await running;
+    },
+  };
+}
+
+/** Off a terminal: one line per event that matters. */
+export function plainLoadRenderer(write: (line: string) => void): LoadRenderer {
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'archive':
+          if (event.images > 0 || event.layout !== 'per-image') write(`archive ${event.path}: ${event.layout} layout${event.images > 0 ? `, ${event.images} images` : ''}`);
+          break;
+        case 'image-present':
+          write(`present ${event.path} ${event.digest}`);
+          break;
+        case 'blob-uploaded':
+          write(`uploaded ${event.digest} ${formatBytes(event.size)} to ${event.repository}`);
+          break;
+        case 'blob-skipped':
+          write(`${event.how} ${event.digest} in ${event.repository}`);
+          break;
+        case 'second-pass':
+          write(`reading the archive a second time (${event.blobs} blobs): ${event.reason}`);
+          break;
+        case 'image-pushed':
+          write(`pushed ${event.reference} ${event.digest}`);
+          break;
+        case 'charm':
+          write(`unpacked ${event.file} ${formatBytes(event.size)}`);
+          break;
+        case 'warning':
+          write(`warning: ${event.message}`);
+          break;
+        default:
+          break;
+      }
+    },
+    async finish() {},
+  };
+}

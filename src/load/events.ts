@@ -1,0 +1,13 @@
+/** Progress of a load, for the CLI to render; the library itself never prints. */
+export type LoadEvent =
+  | { type: 'archive'; path: string; images: number; layout: 'oci+docker' | 'per-image' | 'docker-save' }
+  | { type: 'image-present'; path: string; digest: string }
+  | { type: 'blob-uploaded'; digest: string; size: number; repository: string }
+  | { type: 'blob-skipped'; digest: string; size: number; repository: string; how: 'present' | 'mounted' }
+  | { type: 'blob-progress'; digest: string; bytes: number }
+  | { type: 'second-pass'; blobs: number; reason: string }
+  | { type: 'image-pushed'; path: string; reference: string; digest: string }
+  | { type: 'charm'; file: string; size: number }
+  | { type: 'warning'; message: string };
+
+export type LoadEventListener = (event: LoadEvent) => void;
