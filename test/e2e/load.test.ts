@@ -282,7 +282,7 @@ describe('airgap load after kill -9', () => {
       expect(proxy.requests.some((r) => r.method === 'PUT' && /manifests\/1$/.test(r.url))).toBe(false);
       for (const b of big) expect(await tags(registry, b.repository)).toEqual([]);
 
-      const again = await runAirgap(['load', dir, '--registry', registry.host, '--plain-http', registry.host]);
+      const again = await runAirgap(['load', dir, '--registry', registry.host, '--plain-http', registry.host, '--charms-dir', join(dir, 'charms')]);
       expect(again.stderr).toBe('');
       expect(again.code).toBe(0);
       for (const b of big) expect(await servedDigest(`${registry.host}/${b.repository}:1`, registry)).toBe(b.digest);
