@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { pack as createPack } from 'tar-stream';
 import type { ResolvedImage } from '../collect/resolved-image.ts';
@@ -10,7 +11,10 @@ const MAX_NAME = 96;
 /** `kubeflownotebookswg/jupyter-web-app:v1.7.0` -> `kubeflownotebookswg_jupyter-web-app_v1.7.0.tar`. */
 export function perImageFileName(path: string): string {
   const base = path.replace(/@sha256:([a-f0-9]{12})[a-f0-9]*/, '@$1').replace(/[/:@]/g, '_');
-  return `${base.length > MAX_NAME ? base.slice(0, MAX_NAME) : base}.tar`;
+  if (base.length <= MAX_NAME) return `${base}.tar`;
+  // A shortened name keeps a hash of the whole path, so two long paths (or a path and its -2 variant) stay apart.
+  const hash = createHash('sha256').update(path).digest('hex').slice(0, 12);
+  return `${base.slice(0, MAX_NAME - hash.length - 1)}_${hash}.tar`;
 }
 
 /**

@@ -35,7 +35,14 @@ export class AtomicFile {
   }
 
   async discard(): Promise<void> {
-    this.#stream?.destroy();
+    const stream = this.#stream;
+    // The stream may still be opening its file: remove it only once closed, or the open recreates it after rm.
+    if (stream !== undefined && !stream.closed) {
+      await new Promise<void>((resolve) => {
+        stream.once('close', () => resolve());
+        stream.destroy();
+      });
+    }
     await rm(this.tempPath, { force: true });
   }
 }
@@ -67,7 +74,8 @@ export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
+  // Compare the figure as shown, so 999_999 B reads 1.0 MB and not 1000.0 KB.
+  while (unit < units.length - 1 && Number(value.toFixed(unit === 0 ? 0 : 1)) >= 1000) {
     value /= 1000;
     unit++;
   }

@@ -72,7 +72,9 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
       hint: 'only schema 2 manifests (Docker v2.2 and OCI) are supported; Docker schema 1 images must be re-pushed',
     });
   }
-  const declared = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : mediaType;
+  // No Content-Type (the client passes '') or a generic application/json says nothing: the shape decides.
+  const given = mediaType === '' || mediaType === 'application/json' ? undefined : mediaType;
+  const declared = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : given;
   const looksLikeIndex = Array.isArray(doc['manifests']);
   if ((declared !== undefined && isIndexMediaType(declared)) || (declared === undefined && looksLikeIndex)) {
     if (!Array.isArray(doc['manifests'])) throw new AirgapError(`${where}: index has no manifests list`);
