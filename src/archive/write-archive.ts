@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import { pack as createPack, type Pack } from 'tar-stream';
 import { AtomicFile, describeWriteFailure } from '../fs/atomic-file.ts';
-import { createArchiveGzip, HashingCounter, storeFromNowOn } from './gzip-output.ts';
-import { appendEntry, type TarEntry } from './tar-entry.ts';
+import { createArchiveGzip, HashingCounter } from './gzip-output.ts';
+import { appendEntry, tarSize, type TarEntry } from './tar-entry.ts';
 
 export interface WrittenArchive {
   path: string;
@@ -12,8 +12,8 @@ export interface WrittenArchive {
 
 /**
  * Write a .tar.gz from entries produced by `fill`, streaming, under a temporary name renamed on success.
- * `fill` appends entries with `append`; `compressedUntilFirstStream` keeps level-1 deflate for the small
- * buffered entries and switches to stored blocks at the first streamed one.
+ * `fill` appends entries with `append`. The small buffered entries before the first streamed one are
+ * deflated; from the first streamed entry on, everything is stored (see ArchiveGzip).
  */
 export async function writeTarGz(
   path: string,
@@ -25,12 +25,15 @@ export async function writeTarGz(
   const gzip = createArchiveGzip();
   const counter = new HashingCounter();
   let stored = false;
+  // The tar offset where the next entry starts: the switch point is a byte offset, so output is reproducible.
+  let tarOffset = 0;
   const written = pipeline(pack, gzip, counter, file.stream(), ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
   const append = async (entry: TarEntry): Promise<void> => {
     if (!stored && entry.bytes === undefined) {
       stored = true;
-      await storeFromNowOn(gzip);
+      gzip.storeFrom(tarOffset);
     }
+    tarOffset += tarSize([entry]) - tarSize([]);
     await appendEntry(pack, entry);
   };
   try {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createArchiveGzip, HashingCounter, storeFromNowOn } from '../../src/archive/gzip-output.ts';
+import { createArchiveGzip, HashingCounter } from '../../src/archive/gzip-output.ts';
 
 /** JSON like an archive's head: very compressible. */
 function jsonHead(size: number): Buffer {
@@ -16,16 +16,17 @@ function chunked(data: Buffer, size: number): Buffer[] {
 }
 
 interface Run {
+  /** Output bytes out by the time the tail started. */
   before: number;
   output: Buffer;
 }
 
 /**
- * Write `head`, switch to stored blocks, write `tail`; `awaitWrites` says whether the head is written
- * with backpressure first or left in flight while the switch happens. Returns the output and how much of
- * it had come out when the switch completed.
+ * Write `head` then `tail` in chunks of `chunkSize`, with the switch to stored blocks placed at the head's
+ * length. `switchLate` calls storeFrom only after part of the tail is already written, as can happen when
+ * the caller learns the offset late.
  */
-async function gzipWithSwitch(head: Buffer, tail: Buffer, chunkSize: number, awaitWrites: boolean): Promise<Run> {
+async function gzipWithSwitch(head: Buffer, tail: Buffer, chunkSize: number, switchLate = false): Promise<Run> {
   const gzip = createArchiveGzip();
   const out: Buffer[] = [];
   let emitted = 0;
@@ -38,37 +39,57 @@ async function gzipWithSwitch(head: Buffer, tail: Buffer, chunkSize: number, awa
     gzip.on('error', reject);
   });
   const write = async (chunk: Buffer): Promise<void> => {
-    if (!gzip.write(chunk) && awaitWrites) await new Promise<void>((resolve) => gzip.once('drain', resolve));
+    if (!gzip.write(chunk)) await new Promise<void>((resolve) => gzip.once('drain', resolve));
   };
+  if (!switchLate) gzip.storeFrom(head.length);
   for (const chunk of chunked(head, chunkSize)) await write(chunk);
-  await storeFromNowOn(gzip);
+  await new Promise((resolve) => setImmediate(resolve));
   const before = emitted;
-  for (const chunk of chunked(tail, chunkSize)) await write(chunk);
+  const tailChunks = chunked(tail, chunkSize);
+  if (switchLate) {
+    const first = tailChunks.shift();
+    if (first !== undefined) await write(first);
+    gzip.storeFrom(head.length);
+  }
+  for (const chunk of tailChunks) await write(chunk);
   gzip.end();
   await ended;
   return { before, output: Buffer.concat(out) };
 }
 
-describe('createArchiveGzip + storeFromNowOn', () => {
+describe('ArchiveGzip', () => {
   it.each([
-    ['head and tail, writes awaited', 200_000, 3_000_000, 65_536, true],
-    ['head and tail, writes in flight at the switch', 200_000, 3_000_000, 65_536, false],
-    ['odd chunk sizes', 123_457, 1_000_003, 7_919, true],
-    ['switch before anything is written', 0, 500_000, 65_536, true],
-    ['switch with nothing after it', 300_000, 0, 65_536, true],
-    ['tiny head', 1, 10_000, 1, false],
-  ])('gunzips back to the exact input: %s', async (_name, headSize, tailSize, chunkSize, awaitWrites) => {
+    ['head and tail', 200_000, 3_000_000, 65_536, false],
+    ['odd chunk sizes', 123_457, 1_000_003, 7_919, false],
+    ['no head', 0, 500_000, 65_536, false],
+    ['nothing after the head', 300_000, 0, 65_536, false],
+    ['tiny head, one-byte chunks', 1, 10_000, 1, false],
+    ['switch learnt after the tail began', 50_000, 400_000, 10_000, true],
+    ['a tail of exactly one stored block', 10, 65_535, 4096, false],
+  ])('gunzips back to the exact input: %s', async (_name, headSize, tailSize, chunkSize, switchLate) => {
     const head = jsonHead(headSize);
     const tail = randomBytes(tailSize);
-    const { output } = await gzipWithSwitch(head, tail, chunkSize, awaitWrites);
+    const { output } = await gzipWithSwitch(head, tail, chunkSize, switchLate);
     expect(gunzipSync(output).equals(Buffer.concat([head, tail]))).toBe(true);
   });
 
-  it('compresses the head and stores incompressible bytes after the switch with less than 0.1% overhead', async () => {
+  it('deflates everything at level 1 when no switch point is given', async () => {
+    const data = jsonHead(400_000);
+    const gzip = createArchiveGzip();
+    const out: Buffer[] = [];
+    gzip.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise<void>((resolve) => gzip.on('end', resolve));
+    gzip.end(data);
+    await ended;
+    const output = Buffer.concat(out);
+    expect(output.length).toBeLessThan(data.length / 10);
+    expect(gunzipSync(output).equals(data)).toBe(true);
+  });
+
+  it('compresses the head and stores what follows with less than 0.1% overhead', async () => {
     const head = jsonHead(500_000);
     const tail = randomBytes(4 * 1024 * 1024);
-    const { before, output } = await gzipWithSwitch(head, tail, 65_536, true);
-    // The head went through deflate: it came out much smaller than it went in.
+    const { before, output } = await gzipWithSwitch(head, tail, 65_536);
     expect(before).toBeGreaterThan(0);
     expect(before).toBeLessThan(head.length / 10);
     const after = output.length - before;
@@ -76,16 +97,21 @@ describe('createArchiveGzip + storeFromNowOn', () => {
     expect(after).toBeLessThan(tail.length * 1.001);
   });
 
-  // Random bytes would come out stored even at level 1 (deflate falls back to stored blocks when they are
-  // smaller): compressible bytes after the switch show the switch itself happened.
-  it('stores even compressible bytes once switched', async () => {
+  it('stores even compressible bytes after the switch', async () => {
     const head = jsonHead(100_000);
     const tail = jsonHead(1_000_000);
-    const { before, output } = await gzipWithSwitch(head, tail, 65_536, true);
+    const { before, output } = await gzipWithSwitch(head, tail, 65_536);
     const after = output.length - before;
     expect(after).toBeGreaterThanOrEqual(tail.length);
     expect(after).toBeLessThan(tail.length * 1.001);
     expect(gunzipSync(output).equals(Buffer.concat([head, tail]))).toBe(true);
+  });
+
+  it('gives the same bytes however the input is chunked', async () => {
+    const head = jsonHead(70_000);
+    const tail = randomBytes(700_000);
+    const outputs = await Promise.all([1_000, 4_096, 65_536, 100_003].map(async (size) => (await gzipWithSwitch(head, tail, size)).output));
+    for (const output of outputs) expect(output.equals(outputs[0] ?? Buffer.alloc(0))).toBe(true);
   });
 });
 

@@ -55,6 +55,21 @@ function small(name: string, text: string): TarEntry {
 }
 
 describe('writeTarGz', () => {
+  it('writes the same bytes for the same entries, however their sources are chunked', async () => {
+    const dir = await freshDir();
+    const layer = randomBytes(500_000);
+    const head = [small('oci-layout', '{"imageLayoutVersion":"1.0.0"}\n'), small('index.json', JSON.stringify({ schemaVersion: 2, manifests: [] }))];
+    const digests = [];
+    for (const size of [1_000, 65_536, 333_333]) {
+      const written = await writeTarGz(join(dir, `same-${size}.tar.gz`), async (append) => {
+        for (const entry of head) await append(entry);
+        await append({ name: `blobs/sha256/${'c'.repeat(64)}`, size: layer.length, open: () => chunksOf(layer, size) });
+      });
+      digests.push(written.sha256);
+    }
+    expect(new Set(digests).size).toBe(1);
+  });
+
   it('writes a tar.gz with exactly the entries given, in order, and reports its sha256 and size', async () => {
     const dir = await freshDir();
     const path = join(dir, 'images.tar.gz');
