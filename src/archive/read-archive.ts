@@ -96,7 +96,9 @@ export async function readArchive(
       walkTar(tarStream, '', async (member) => {
         current = member.name;
         await handler(member);
-      }, (name) => name.endsWith('.tar') && !name.startsWith('blobs/') && !name.includes('/')),
+      // Our --per-image layout nests one tar per image at the root; skopeo's docker-archive keeps layers
+      // as <digest>.tar at the root, and those are blobs, not archives.
+      }, (name) => name.endsWith('.tar') && !name.includes('/') && !/^[a-f0-9]{64}\.tar$/.test(name)),
     ]);
   } catch (err: unknown) {
     file.destroy();

@@ -23,9 +23,16 @@ export function listrLoadRenderer(): LoadRenderer {
   let bytes = 0;
   let uploaded = 0;
   let skipped = 0;
+  let daemon: string | undefined;
+  let loaded = 0;
   const startedAt = Date.now();
   const show = (): void => {
     if (task === undefined) return;
+    if (daemon !== undefined) {
+      // Through the daemon there are no blob counts of ours: it loads, then pushes image by image.
+      task.title = `Load ${images} images through the Docker daemon at ${daemon}: ${loaded} loaded, ${pushed} pushed`;
+      return;
+    }
     const seconds = (Date.now() - startedAt) / 1000;
     task.title = `Load ${images} images: ${pushed + present} done (${present} already there), ${uploaded} blobs uploaded (${formatBytes(bytes)}, ${formatBytes(seconds > 0 ? bytes / seconds : 0)}/s), ${skipped} skipped`;
   };
@@ -61,6 +68,16 @@ export function listrLoadRenderer(): LoadRenderer {
           break;
         case 'charm':
           if (task !== undefined) task.output = `unpacked ${event.file}`;
+          break;
+        case 'daemon':
+          daemon = event.host;
+          break;
+        case 'daemon-loaded':
+          loaded++;
+          if (task !== undefined) task.output = `loaded ${event.reference}`;
+          break;
+        case 'daemon-progress':
+          if (task !== undefined) task.output = event.image === undefined ? event.status : `${event.image}: ${event.status}`;
           break;
         default:
           break;
@@ -102,6 +119,12 @@ export function plainLoadRenderer(write: (line: string) => void): LoadRenderer {
           break;
         case 'warning':
           write(`warning: ${event.message}`);
+          break;
+        case 'daemon':
+          write(`Docker daemon ${event.version} at ${event.host}`);
+          break;
+        case 'daemon-loaded':
+          write(`loaded ${event.reference}`);
           break;
         default:
           break;

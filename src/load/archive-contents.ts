@@ -183,20 +183,33 @@ export class ArchiveContents {
    */
   synthesiseDockerSaveImages(): string[] {
     const warnings: string[] = [];
+    const configs = new Map<string, { configDigest: string; config: Buffer; layers: string[]; diffIds: string[] }>();
+    // Every layer's digest first: a layer shared by two images is stored once, and docker save makes the
+    // other <id>/layer.tar a symlink to it (which passes as no file), so its size is found by digest.
     for (const entry of this.#dockerSave) {
       const configName = typeof entry.Config === 'string' ? entry.Config : undefined;
       const layers = Array.isArray(entry.Layers) ? entry.Layers.filter((l): l is string => typeof l === 'string') : [];
-      const tags = Array.isArray(entry.RepoTags) ? entry.RepoTags.filter((t): t is string => typeof t === 'string') : [];
       if (configName === undefined) throw new ArchiveError('manifest.json has an image without Config');
       const configDigest = `sha256:${configName.replace(/\.json$/, '').replace(/^blobs\/sha256\//, '')}`;
       const config = this.heldBlobs.get(configDigest);
       if (config === undefined) throw new ArchiveError(`the archive lacks the config ${configName}`, { hint: 'the archive is truncated or incomplete' });
       const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
       if (!Array.isArray(diffIds) || diffIds.length !== layers.length) throw new ArchiveError(`config ${configName} does not match its layers in manifest.json`);
+      const ids = diffIds.map(String);
+      layers.forEach((name, i) => this.memberDigests.set(name, ids[i] as string));
+      configs.set(configName, { configDigest, config, layers, diffIds: ids });
+    }
+    const sizeByDigest = new Map<string, number>();
+    for (const [name, digest] of this.memberDigests) {
+      const size = this.memberSizes.get(name);
+      if (size !== undefined && digest !== '') sizeByDigest.set(digest, size);
+    }
+    for (const entry of this.#dockerSave) {
+      const tags = Array.isArray(entry.RepoTags) ? entry.RepoTags.filter((t): t is string => typeof t === 'string') : [];
+      const { configDigest, config, layers, diffIds } = configs.get(entry.Config as string) as { configDigest: string; config: Buffer; layers: string[]; diffIds: string[] };
       const layerDescriptors = layers.map((name, i) => {
-        const digest = String(diffIds[i]);
-        this.memberDigests.set(name, digest);
-        const size = this.memberSizes.get(name);
+        const digest = diffIds[i] as string;
+        const size = this.memberSizes.get(name) ?? sizeByDigest.get(digest);
         if (size === undefined) throw new ArchiveError(`the archive lacks layer ${name}`, { hint: 'the archive is truncated or incomplete' });
         return { mediaType: DOCKER_LAYER_TAR, digest, size };
       });

@@ -8,6 +8,10 @@ export type LoadEvent =
   | { type: 'second-pass'; blobs: number; reason: string }
   | { type: 'image-pushed'; path: string; reference: string; digest: string }
   | { type: 'charm'; file: string; size: number }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  // --via docker: the daemon connected to, each image its `docker load` reported, and its load/push progress lines.
+  | { type: 'daemon'; host: string; version: string }
+  | { type: 'daemon-loaded'; reference: string }
+  | { type: 'daemon-progress'; image: string | undefined; status: string };
 
 export type LoadEventListener = (event: LoadEvent) => void;

@@ -83,7 +83,8 @@ function blobDigestOfMember(baseName: string): string | undefined {
   return config === null ? undefined : `sha256:${config[1]}`;
 }
 
-async function locateArchive(source: string): Promise<{ archive: string; dir: string }> {
+/** The archive a load reads and the directory its lock, charms and airgap-images.json sit in. */
+export async function locateArchive(source: string): Promise<{ archive: string; dir: string }> {
   const full = resolve(source);
   let info;
   try {
@@ -194,8 +195,13 @@ class ImagePusher {
     }
     signal?.throwIfAborted();
     if (this.contents.isDockerSave) {
-      this.warnings.push(...this.contents.synthesiseDockerSaveImages());
-      this.warnings.push('this archive was made by docker save: its layers are uncompressed and its manifests are new, so digests differ from the original registry\'s');
+      const warnings = [
+        ...this.contents.synthesiseDockerSaveImages(),
+        'this archive was made by docker save: its layers are uncompressed and its manifests are new, so digests differ from the original registry\'s',
+      ];
+      this.warnings.push(...warnings);
+      // The plain renderer prints warnings as events come; the summary prints them only on a terminal.
+      for (const message of warnings) this.#emit({ type: 'warning', message });
       this.#emit({ type: 'archive', path: this.#archive, images: this.contents.images.size, layout: 'docker-save' });
       await this.#checkRegistryHas([...this.contents.images.values()]);
     }
@@ -260,6 +266,9 @@ class ImagePusher {
       if (!member.name.includes('!')) this.contents.addDockerManifest(bytes, member.name);
       return;
     }
+    // docker save (Docker 20.10) writes manifest.json last, so its <id>/layer.tar members pass before we
+    // know they are layers: every size is kept for the manifests synthesised at the end.
+    if (!secondPass) this.contents.memberSizes.set(member.name, member.size);
     let digest = blobDigestOfMember(name);
     if (this.contents.memberDigests.has(member.name)) {
       this.contents.memberSizes.set(member.name, member.size);
