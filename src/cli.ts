@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { collectCommand } from './commands/collect.ts';
 import type { CommandIo } from './commands/io.ts';
 import { loadCommand } from './commands/load.ts';
+import { deployCommand } from './commands/deploy.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { CancelledError, UsageError } from './errors.ts';
 import { VERSION } from './version.ts';
@@ -78,6 +79,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (source: string, options: Parameters<typeof loadCommand>[1]) => {
       await loadCommand(source, options, io);
+    });
+
+  program
+    .command('deploy')
+    .description('rewrite the placeholder registry in a bundle, prove every image is in the registry, deploy bundle, charms and relations, and wait until active')
+    .argument('[target]', 'a Juju bundle.yaml or an airgap.yaml', 'airgap.yaml')
+    .requiredOption('--registry <host[:port][/prefix]>', 'the private registry the images were loaded into')
+    .option('--placeholder <host[:port]>', 'the registry host written in the bundle (default: from airgap.yaml or airgap-lock.json)')
+    .option('-o, --output <file>', 'the rewritten bundle (default: <bundle>.airgap.yaml beside it)')
+    .option('--lock <file>', 'airgap-lock.json (default: beside the target, or in the current directory)')
+    .option('--charms-dir <dir>', 'where airgap load unpacked the charms', './charms')
+    .option('--ca-file <file>', 'extra CA certificate(s) to trust for the registry (repeatable)', repeatable, [])
+    .option('--plain-http <host[:port]>', 'talk plain HTTP to this registry (repeatable)', repeatable, [])
+    .option('--username <user>', 'registry user (with --password-stdin); otherwise ~/.docker/config.json')
+    .option('--password-stdin', 'read the registry password from standard input', false)
+    .option('--dry-run', 'print the rewritten references and every action; change nothing, Juju included', false)
+    .option('--strict', 'fail when a reference points at a registry the cluster cannot reach', false)
+    .option('-m, --model <name>', 'the Juju model')
+    .option('--set <app.option=value>', 'set a charm option (repeatable), e.g. istio-ingressgateway.gateway_service_type=LoadBalancer', repeatable, [])
+    .option('--timeout <duration>', 'how long to wait for every application to be active', '30m')
+    .option('--juju <path>', 'the juju executable (default: juju on PATH)')
+    .option('--json', 'print a machine-readable summary on stdout', false)
+    .action(async (target: string, options: Parameters<typeof deployCommand>[1]) => {
+      await deployCommand(target, options, io);
     });
 
   try {

@@ -132,11 +132,13 @@ async function loadBundle(manifestFile: string, bundle: NamedFile, placeholder: 
 async function expandManifests(manifestFile: string, spec: ManifestSpec): Promise<string[]> {
   const found = new Set<string>();
   for (const pattern of spec.manifests) {
-    const matches: string[] = [];
-    // Globbing relative to the manifest's directory keeps any glob characters in that directory's own name literal.
-    for await (const match of glob(pattern.written, { cwd: path.dirname(manifestFile) })) {
-      const absolute = path.resolve(path.dirname(manifestFile), match);
-      if (await isFile(absolute)) matches.push(absolute);
+    let matches = await globFiles(pattern.written, path.dirname(manifestFile));
+    // charms.tar.gz is flat: unpacked by airgap load, k8s/*.yaml sits beside airgap.yaml as *.yaml.
+    if (matches.length === 0 && pattern.written.includes('/')) {
+      // Beside them are the bundle, airgap.yaml and rewritten bundles: only Kubernetes files count there.
+      const flat = (await globFiles(path.basename(pattern.written), path.dirname(manifestFile))).filter((m) => m !== manifestFile);
+      matches = [];
+      for (const candidate of flat) if (await isKubernetesFile(candidate)) matches.push(candidate);
     }
     if (matches.length === 0) {
       throw new ReleaseFileError(manifestFile, `manifests: ${pattern.written} matches no file`, {
@@ -148,6 +150,25 @@ async function expandManifests(manifestFile: string, spec: ManifestSpec): Promis
     for (const match of matches) found.add(match);
   }
   return [...found].sort();
+}
+
+/** Files matching `pattern` under `dir`; globbing relative to it keeps glob characters in its own name literal. */
+async function globFiles(pattern: string, dir: string): Promise<string[]> {
+  const matches: string[] = [];
+  for await (const match of glob(pattern, { cwd: dir })) {
+    const absolute = path.resolve(dir, match);
+    if (await isFile(absolute)) matches.push(absolute);
+  }
+  return matches;
+}
+
+async function isKubernetesFile(file: string): Promise<boolean> {
+  try {
+    const docs = parseYamlDocuments(file, await readReleaseText(file, 'Kubernetes manifest'));
+    return detectYaml(file, docs).kind === 'kubernetes';
+  } catch {
+    return false;
+  }
 }
 
 async function isFile(file: string): Promise<boolean> {

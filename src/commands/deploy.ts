@@ -1,0 +1,119 @@
+import { UsageError } from '../errors.ts';
+import { deploy, type DeployResult } from '../deploy/deploy.ts';
+import type { DeployEvent } from '../deploy/events.ts';
+import { credentialsFromFlags } from './credentials.ts';
+import type { CommandIo } from './io.ts';
+
+export interface DeployCommandOptions {
+  registry: string;
+  placeholder?: string;
+  output?: string;
+  lock?: string;
+  charmsDir: string;
+  caFile: string[];
+  plainHttp: string[];
+  username?: string;
+  passwordStdin?: boolean;
+  dryRun: boolean;
+  strict: boolean;
+  model?: string;
+  set: string[];
+  timeout: string;
+  juju?: string;
+  json: boolean;
+}
+
+/** `30m`, `1h30m`, `90s`, `45` (seconds): how long to wait for the model to settle. */
+export function parseDuration(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  let rest = text;
+  while (rest !== '') {
+    const match = /^(\d+(?:\.\d+)?)(ms|h|m|s)/.exec(rest);
+    if (match === null) throw new UsageError(`--timeout ${text}: expected a duration like 30m, 1h30m or 90s`);
+    total += Number(match[1]) * (units[match[2] ?? 's'] ?? 1000);
+    rest = rest.slice(match[0].length);
+  }
+  return total;
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+function describe(event: DeployEvent): string | undefined {
+  switch (event.type) {
+    case 'rewritten':
+      return [
+        `rewrote ${event.references.length} references in ${event.file}${event.output === undefined ? '' : ` -> ${event.output}`}`,
+        ...event.references.map((r) => `  ${r.yamlPath} (line ${r.line}): ${r.before} -> ${r.after}`),
+      ].join('\n');
+    case 'unreachable':
+      return event.references.map((r) => `warning: ${r.yamlPath} (line ${r.line}): ${r.reference} points at a registry the cluster cannot reach and names no collected image`).join('\n');
+    case 'image-checked':
+      return `${event.ok ? 'present' : 'MISSING'} ${event.reference}${event.digest === undefined ? '' : ` ${event.digest}`}`;
+    case 'action':
+      return `${event.skipped ? `skip (${event.reason ?? ''})` : event.reason === 'dry run' ? 'would run' : 'run'}: ${event.command.map(shellWord).join(' ')}`;
+    case 'waiting':
+      return event.notReady.length === 0 ? 'every application is active' : `waiting for ${event.notReady.map((n) => `${n.unit ?? n.application} ${n.status}${n.message === '' ? '' : ` (${n.message})`}`).join(', ')}`;
+    case 'warning':
+      return `warning: ${event.message}`;
+    default:
+      return undefined;
+  }
+}
+
+/** `airgap deploy [BUNDLE | airgap.yaml]`. */
+export async function deployCommand(target: string | undefined, options: DeployCommandOptions, io: CommandIo): Promise<void> {
+  const credentials = await credentialsFromFlags(options, io);
+  let lastWaiting = '';
+  const result: DeployResult = await deploy({
+    target: target ?? 'airgap.yaml',
+    registry: options.registry,
+    ...(options.placeholder === undefined ? {} : { placeholder: options.placeholder }),
+    ...(options.output === undefined ? {} : { output: options.output }),
+    ...(options.lock === undefined ? {} : { lockFile: options.lock }),
+    charmsDir: options.charmsDir,
+    caFiles: options.caFile,
+    plainHttp: options.plainHttp,
+    ...(credentials === undefined ? {} : { credentials }),
+    dryRun: options.dryRun,
+    strict: options.strict,
+    ...(options.model === undefined ? {} : { model: options.model }),
+    sets: options.set,
+    timeoutMs: parseDuration(options.timeout),
+    ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    signal: io.signal,
+    onEvent: (event) => {
+      if (options.json) return;
+      const line = describe(event);
+      if (line === undefined) return;
+      // The same waiting line every poll says nothing new.
+      if (event.type === 'waiting') {
+        if (line === lastWaiting) return;
+        lastWaiting = line;
+      }
+      if (line.startsWith('warning:')) io.stderr(`${line}\n`);
+      else io.stdout(`${line}\n`);
+    },
+  });
+  if (options.json) {
+    io.stdout(`${JSON.stringify({
+      output: result.output,
+      rewritten: result.rewritten,
+      unreachable: result.unreachable,
+      checkedImages: result.checkedImages,
+      actions: result.plan.actions.map((a) => ({ description: a.description, command: a.command, skipped: a.skip ?? null })),
+      ran: result.ran,
+    }, null, 2)}\n`);
+    return;
+  }
+  if (options.dryRun) {
+    io.stdout(`Dry run: ${result.rewritten.length} references rewritten, ${result.checkedImages} images present in ${options.registry}; nothing was changed\n`);
+  } else if (result.ran.length === 0) {
+    io.stdout(`Nothing to do: every application and relation exists, and all ${result.plan.applications.length} applications are active\n`);
+  } else {
+    io.stdout(`Deployed: ${result.ran.join(', ')}; all ${result.plan.applications.length} applications are active\n`);
+  }
+}

@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AirgapError, DigestMismatchError } from '../errors.ts';
+import type { Lock } from '../lock.ts';
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * Find an extra charm's file on the offline side: where the release says (beside it), else where
+ * `airgap load` unpacked charms.tar.gz. Its sha256 must be the one collected.
+ */
+export async function locateCharm(charm: string, application: string, releaseDir: string, charmsDir: string, lock: Lock | undefined): Promise<string> {
+  const name = basename(/^https?:\/\//.test(charm) ? new URL(charm).pathname : charm);
+  const candidates = [
+    ...(/^https?:\/\//.test(charm) ? [] : [isAbsolute(charm) ? charm : resolve(releaseDir, charm)]),
+    join(charmsDir, name),
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined) {
+    throw new AirgapError(`charm ${application}: ${name} not found (looked in ${candidates.join(', ')})`, {
+      hint: 'run `airgap load` beside charms.tar.gz (it unpacks into ./charms), or pass --charms-dir',
+    });
+  }
+  const locked = lock?.charms.find((c) => c.file === name);
+  if (locked !== undefined) {
+    const actual = await sha256File(found);
+    if (actual !== locked.sha256) {
+      throw new DigestMismatchError(`charm ${application}: ${found} has sha256 ${actual}, the lock says ${locked.sha256}`, locked.sha256, actual, {
+        hint: 'use the charm file collected with this release (charms.tar.gz)',
+      });
+    }
+  }
+  return found;
+}

@@ -1,0 +1,276 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
+import { AirgapError, UsageError, messageOf } from '../errors.ts';
+import { AtomicFile } from '../fs/atomic-file.ts';
+import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
+import { parseReference, parseRegistryLocation, tryParseReference, withRegistry } from '../reference.ts';
+import { loadRelease, type Release } from '../release/index.ts';
+import { RegistryClient } from '../store/registry/client.ts';
+import type { Credentials } from '../store/registry/credentials.ts';
+import { settleConcurrently } from '../util/concurrency.ts';
+import { locateCharm } from './charms.ts';
+import type { DeployEventListener } from './events.ts';
+import { Juju, JujuCommandError } from './juju.ts';
+import type { ModelState } from './juju-status.ts';
+import { overlayText, parseSetting } from './overlay.ts';
+import { planDeploy, type DeployPlan, type ReadyCharm } from './plan.ts';
+
+export interface DeployOptions {
+  /** A Juju bundle or an airgap.yaml. */
+  target: string;
+  /** HOST[:PORT][/PREFIX] */
+  registry: string;
+  placeholder?: string;
+  output?: string;
+  lockFile?: string;
+  charmsDir?: string;
+  caFiles?: readonly string[];
+  certsDirs?: readonly string[];
+  plainHttp?: readonly string[];
+  credentials?: Credentials;
+  dockerConfigPath?: string;
+  dryRun?: boolean;
+  strict?: boolean;
+  model?: string;
+  sets?: readonly string[];
+  timeoutMs?: number;
+  pollMs?: number;
+  jujuPath?: string;
+  signal?: AbortSignal;
+  onEvent?: DeployEventListener;
+}
+
+export interface DeployResult {
+  output: string | undefined;
+  rewritten: RewrittenReference[];
+  unreachable: UnreachableReference[];
+  checkedImages: number;
+  plan: DeployPlan;
+  ran: string[];
+  state: ModelState | undefined;
+}
+
+function findLock(options: DeployOptions, release: Release): string | undefined {
+  if (options.lockFile !== undefined) return resolve(options.lockFile);
+  return [join(release.baseDir, LOCK_FILE_NAME), resolve(LOCK_FILE_NAME)].find((p) => existsSync(p));
+}
+
+function describeKind(release: Release): string {
+  switch (release.kind) {
+    case 'kubernetes':
+      return 'a Kubernetes manifest, not a Juju bundle (list it under manifests: in airgap.yaml)';
+    case 'image-list':
+      return 'an image list: there is nothing to deploy (airgap load pushes the images)';
+    default:
+      return release.kind;
+  }
+}
+
+interface BundleFacts {
+  applications: string[];
+  trust: boolean;
+}
+
+function bundleFacts(text: string, file: string): BundleFacts {
+  const doc: unknown = parseYaml(text);
+  const root = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
+  const apps = root['applications'] ?? root['services'];
+  if (typeof apps !== 'object' || apps === null) throw new AirgapError(`${file} is not a Juju bundle: it has no applications:`);
+  const entries = Object.entries(apps as Record<string, unknown>);
+  return {
+    applications: entries.map(([name]) => name),
+    trust: entries.some(([, app]) => typeof app === 'object' && app !== null && (app as { trust?: unknown }).trust === true),
+  };
+}
+
+/** Private references to prove, with where each is used; hub prefixes and ignored strings are not images. */
+function referencesToCheck(rewritten: readonly RewrittenReference[], release: Release, lock: Lock | undefined, registry: string): Map<string, string[]> {
+  const checks = new Map<string, string[]>();
+  for (const r of rewritten) {
+    if (release.ignore.includes(r.before)) continue;
+    const ref = tryParseReference(r.after);
+    if (ref === undefined) continue;
+    const path = r.after.slice(registry.length + 1);
+    const lockedWithoutTag = lock?.images.some((i) => i.path === `${path}:latest`) === true;
+    if (ref.tag === undefined && ref.digest === undefined && !lockedWithoutTag && lock !== undefined) continue;
+    if (ref.tag === undefined && ref.digest === undefined && lock === undefined) continue;
+    const where = checks.get(r.after) ?? [];
+    where.push(`${r.yamlPath} (line ${r.line})`);
+    checks.set(r.after, where);
+  }
+  return checks;
+}
+
+/**
+ * The offline side's last step: rewrite the release for the private registry, prove every image is
+ * there, then drive Juju — the bundle, the extra charms, the relations — skipping what the model has,
+ * and wait until everything is active.
+ */
+export async function deploy(options: DeployOptions): Promise<DeployResult> {
+  const emit: DeployEventListener = options.onEvent ?? (() => {});
+  const release = await loadRelease(resolve(options.target));
+  if (release.kind !== 'airgap' && release.kind !== 'bundle') {
+    throw new AirgapError(`${release.file} is ${describeKind(release)}`, { hint: 'give airgap deploy a Juju bundle or an airgap.yaml' });
+  }
+  const lockPath = findLock(options, release);
+  const lock = lockPath === undefined ? undefined : await readLock(lockPath);
+  const placeholder = options.placeholder ?? release.placeholder ?? lock?.placeholder;
+  if (placeholder === undefined) {
+    throw new UsageError(`no placeholder registry host given or found for ${release.file}`, {
+      hint: 'pass --placeholder HOST[:PORT] (e.g. 172.17.0.2:5000), or set placeholder: in airgap.yaml',
+    });
+  }
+  const location = parseRegistryLocation(options.registry);
+  const registry = location.prefix === undefined ? location.host : `${location.host}/${location.prefix}`;
+
+  // References written without the placeholder that the release collected go to their private place too.
+  const collected = new Map<string, string>();
+  for (const image of lock?.images ?? []) {
+    if (!image.reference.startsWith(`${placeholder}/`)) collected.set(image.reference, withRegistry(`x.invalid/${image.path}`, registry));
+  }
+  for (const mention of release.mentions) {
+    const ref = tryParseReference(mention.reference);
+    if (ref !== undefined && ref.host === undefined && mention.yamlPath.startsWith('images[')) collected.set(mention.reference, withRegistry(ref, registry));
+  }
+  const rewriteOptions: RewriteOptions = { placeholder, registry, collected };
+
+  const rewritten: RewrittenReference[] = [];
+  const unreachable: UnreachableReference[] = [];
+  let output: string | undefined;
+  let bundle: BundleFacts | undefined;
+  if (release.bundleFile !== undefined) {
+    const text = await readFile(release.bundleFile, 'utf8');
+    bundle = bundleFacts(text, release.bundleFile);
+    const result = rewriteYamlText(release.bundleFile, text, rewriteOptions);
+    rewritten.push(...result.rewritten);
+    unreachable.push(...result.unreachable);
+    output = resolve(options.output ?? join(dirname(release.bundleFile), `${basename(release.bundleFile, extname(release.bundleFile))}.airgap.yaml`));
+    if (output === release.bundleFile) throw new UsageError(`-o ${options.output}: that is the bundle itself; the original is never changed`);
+    emit({ type: 'rewritten', file: release.bundleFile, output: options.dryRun ? undefined : output, references: result.rewritten });
+    if (!options.dryRun) {
+      const file = new AtomicFile(output);
+      await writeFile(file.tempPath, result.text);
+      await file.commit();
+    }
+  }
+
+  const charmsDir = resolve(options.charmsDir ?? 'charms');
+  const charms: ReadyCharm[] = [];
+  for (const [index, c] of release.charms.entries()) {
+    const rewriteValue = (key: string, value: string | number | boolean, kind: 'resources' | 'config'): string | number | boolean => {
+      if (typeof value !== 'string') return value;
+      const r = rewriteString(value, rewriteOptions);
+      const yamlPath = `charms[${index}].${kind}.${key}`;
+      for (const f of r.found) rewritten.push({ yamlPath, line: c.line ?? 0, ...f });
+      for (const u of r.unreachable) unreachable.push({ yamlPath, line: c.line ?? 0, reference: u });
+      return r.value;
+    };
+    const resources = Object.fromEntries(Object.entries(c.resources).map(([k, v]) => [k, String(rewriteValue(k, v, 'resources'))]));
+    const config = Object.fromEntries(Object.entries(c.config).map(([k, v]) => [k, rewriteValue(k, v, 'config')]));
+    const file = options.dryRun ? c.charm : await locateCharm(c.charm, c.name, release.baseDir, charmsDir, lock);
+    charms.push({ application: c.name, file, resources, config });
+  }
+  if (release.charms.length > 0) emit({ type: 'rewritten', file: release.file, output: undefined, references: rewritten.filter((r) => r.yamlPath.startsWith('charms[')) });
+  if (unreachable.length > 0) {
+    emit({ type: 'unreachable', file: release.bundleFile ?? release.file, references: unreachable });
+    if (options.strict) {
+      throw new AirgapError(`${unreachable.length} image reference(s) point at a registry the cluster cannot reach: ${unreachable.map((u) => `${u.reference} at ${u.yamlPath}`).join('; ')}`, {
+        hint: 'list them under images: in airgap.yaml and collect again, or drop --strict',
+      });
+    }
+  }
+
+  // Proof before action: every image the rewritten release names is in the private registry.
+  const checks = referencesToCheck(rewritten, release, lock, registry);
+  const client = new RegistryClient({
+    ...(options.caFiles === undefined ? {} : { caFiles: options.caFiles }),
+    ...(options.certsDirs === undefined ? {} : { certsDirs: options.certsDirs }),
+    ...(options.plainHttp === undefined ? {} : { plainHttp: options.plainHttp }),
+    ...(options.credentials === undefined ? {} : { credentials: new Map([[location.host, options.credentials]]) }),
+    ...(options.dockerConfigPath === undefined ? {} : { dockerConfigPath: options.dockerConfigPath }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  const problems: string[] = [];
+  try {
+    const settled = await settleConcurrently([...checks.entries()], 4, async ([reference, where]) => {
+      const ref = parseReference(reference);
+      const found = await client.host(location.host).headManifest(ref.name, ref.digest ?? ref.tag ?? 'latest', `image ${reference}`);
+      const path = reference.slice(registry.length + 1);
+      const locked = lock?.images.find((i) => i.path === path || i.path === `${path}:latest`);
+      if (found === undefined) problems.push(`${reference} is missing (used at ${where.join(', ')})`);
+      else if (locked !== undefined && locked.digest !== found.digest) problems.push(`${reference} is ${found.digest}, the lock says ${locked.digest} (used at ${where.join(', ')})`);
+      emit({ type: 'image-checked', reference, digest: found?.digest, ok: found !== undefined && (locked === undefined || locked.digest === found.digest) });
+    }, options.signal);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  } finally {
+    await client.close();
+  }
+  if (problems.length > 0) {
+    throw new AirgapError(`${problems.length} of ${checks.size} images are not in ${registry} as the release needs them; nothing was deployed: ${problems.join('; ')}`, {
+      hint: `run \`airgap load --registry ${options.registry}\` with the archive of this release first`,
+    });
+  }
+
+  const overlays: string[] = [];
+  const settings = (options.sets ?? []).map(parseSetting);
+  const knownApps = new Set([...(bundle?.applications ?? []), ...charms.map((c) => c.application)]);
+  for (const s of settings) {
+    if (!knownApps.has(s.application)) throw new UsageError(`--set ${s.application}.${s.option}: ${s.application} is not an application of this release`, { hint: `known: ${[...knownApps].sort().join(', ')}` });
+    const extra = charms.find((c) => c.application === s.application);
+    if (extra !== undefined) extra.config[s.option] = s.value;
+  }
+  const bundleSettings = settings.filter((s) => bundle?.applications.includes(s.application));
+  if (bundleSettings.length > 0 && output !== undefined) {
+    const overlay = output.replace(/\.ya?ml$/, '') + '.overlay.yaml';
+    if (!options.dryRun) await writeFile(overlay, overlayText(bundleSettings));
+    overlays.push(overlay);
+  }
+
+  const juju = new Juju({
+    ...(options.jujuPath === undefined ? {} : { jujuPath: options.jujuPath }),
+    ...(options.model === undefined ? {} : { model: options.model }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  const input = {
+    bundleFile: output ?? '',
+    bundleApplications: bundle?.applications ?? [],
+    trust: bundle?.trust ?? false,
+    overlays,
+    charms,
+    relations: release.relations.map((r) => [r[0] ?? '', r[1] ?? ''] as const),
+  };
+  if (options.dryRun) {
+    const plan = planDeploy(input, juju, undefined);
+    for (const action of plan.actions) {
+      emit({ type: 'action', description: action.description, command: [juju.executable, ...action.command], skipped: false, reason: 'dry run' });
+    }
+    return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran: [], state: undefined };
+  }
+
+  await juju.version();
+  const before = await juju.status();
+  const plan = planDeploy(input, juju, before);
+  const ran: string[] = [];
+  for (const action of plan.actions) {
+    emit({ type: 'action', description: action.description, command: [juju.executable, ...action.command], skipped: action.skip !== undefined, ...(action.skip === undefined ? {} : { reason: action.skip }) });
+    if (action.skip !== undefined) continue;
+    try {
+      await juju.run(action.command);
+    } catch (err: unknown) {
+      const done = ran.length === 0 ? 'nothing had been changed before it' : `done before it: ${ran.join(', ')}`;
+      if (err instanceof JujuCommandError) throw new AirgapError(`${action.description} failed: ${err.message}; ${done}`, { cause: err, hint: 'fix the cause and re-run: what exists is skipped' });
+      throw new AirgapError(`${action.description} failed: ${messageOf(err)}; ${done}`, { cause: err });
+    }
+    ran.push(action.description);
+  }
+  const state = await juju.waitForActive(plan.applications, {
+    timeoutMs: options.timeoutMs ?? 30 * 60 * 1000,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    onPoll: (_state, notReady) => emit({ type: 'waiting', notReady }),
+  });
+  return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran, state };
+}

@@ -1,0 +1,12 @@
+import type { RewrittenReference, UnreachableReference } from '../bundle/rewrite.ts';
+
+/** Progress of a deploy, for the CLI to render; the library itself never prints. */
+export type DeployEvent =
+  | { type: 'rewritten'; file: string; output: string | undefined; references: RewrittenReference[] }
+  | { type: 'unreachable'; file: string; references: UnreachableReference[] }
+  | { type: 'image-checked'; reference: string; digest: string | undefined; ok: boolean }
+  | { type: 'action'; description: string; command: readonly string[]; skipped: boolean; reason?: string }
+  | { type: 'waiting'; notReady: { application: string; unit: string | undefined; status: string; message: string }[] }
+  | { type: 'warning'; message: string };
+
+export type DeployEventListener = (event: DeployEvent) => void;
