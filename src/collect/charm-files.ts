@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import type { RegistryClient } from '../store/registry/client.ts';
+import { describeTlsFailure } from '../store/registry/tls.ts';
 import type { Release } from '../release/index.ts';
 
 /** A file that goes into charms.tar.gz: where it is on disk and what it is called in the archive. */
@@ -49,6 +50,7 @@ async function downloadCharm(url: string, expectedSha256: string, outputDir: str
   if (target.protocol !== 'https:') {
     throw new AirgapError(`${where}: charm ${charm} URL ${url} is not https`, { hint: 'charms are fetched over https only' });
   }
+  // Named after the URL as written (not where a redirect led): deploy looks for that name.
   const name = basename(decodeURIComponent(target.pathname)) || `${charm}.charm`;
   const file = new AtomicFile(join(outputDir, `.download-${name}`));
   const hash = createHash('sha256');
@@ -87,6 +89,8 @@ async function downloadCharm(url: string, expectedSha256: string, outputDir: str
   } catch (err: unknown) {
     await file.discard();
     if (err instanceof AirgapError) throw err;
+    const tls = describeTlsFailure(err, target.host);
+    if (tls !== undefined) throw new AirgapError(`${where}: cannot download charm ${charm} from ${url}: ${tls.message}`, { cause: err, ...(tls.hint === undefined ? {} : { hint: tls.hint }) });
     throw new AirgapError(`${where}: cannot download charm ${charm} from ${url}: ${messageOf(err)}`, { cause: err });
   }
   return { name, path: file.path, size, sha256: actual, source: url, charm, temporary: true };

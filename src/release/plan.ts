@@ -53,8 +53,16 @@ function upstreamOf(release: Release, ref: ImageReference, mention: ImageMention
       { line: mention.line, hint: `add to ${release.file}: upstream: { "${firstSegment}/": REGISTRY } or a default "*": docker.io` },
     );
   }
-  return formatReference(parseReference(withRegistry(ref, registry)));
+  const upstream = parseReference(withRegistry(ref, registry));
+  // The guide's procedure retags digest-pinned images (knative's) with the digest's hex as their tag, since
+  // `docker push` cannot push by digest; upstream has them only by digest, so pull them by that digest.
+  if (ref.digest === undefined && ref.tag !== undefined && DIGEST_HEX_TAG.test(ref.tag)) {
+    return formatReference({ ...upstream, tag: undefined, digest: `sha256:${ref.tag}` });
+  }
+  return formatReference(upstream);
 }
+
+const DIGEST_HEX_TAG = /^[a-f0-9]{64}$/;
 
 function describe(planned: PlannedImage): string {
   const where = planned.mentions.map((m) => `${m.file}${m.line === undefined ? '' : `:${m.line}`} ${m.yamlPath}`);

@@ -1,0 +1,38 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRelease, planImages } from '../../src/release/index.ts';
+
+const BUNDLES = resolve(import.meta.dirname, '../../bundles');
+
+describe('the shipped release manifests', () => {
+  it('kubeflow-1.7: 76 bundle images plus the istio pilot and busybox it implies, no warning', async () => {
+    const release = await loadRelease(resolve(BUNDLES, 'kubeflow-1.7/airgap.yaml'));
+    const planned = planImages(release);
+    expect(release.warnings).toEqual([]);
+    expect(planned).toHaveLength(78);
+    expect(release.bundleCharms).toHaveLength(19);
+    const upstreamOf = (written: string): string | undefined => planned.find((p) => p.written === written)?.upstream;
+    expect(upstreamOf('busybox:1.28')).toBe('docker.io/library/busybox:1.28');
+    expect(upstreamOf('172.17.0.2:5000/dexidp/dex:v2.31.2')).toBe('ghcr.io/dexidp/dex:v2.31.2');
+    expect(upstreamOf('172.17.0.2:5000/istio/pilot:1.16.2')).toBe('docker.io/istio/pilot:1.16.2');
+    // The guide retags knative's digest-pinned images with the digest hex: they are pulled by digest.
+    const knative = planned.filter((p) => p.path.startsWith('knative-releases/'));
+    expect(knative.length).toBeGreaterThan(10);
+    for (const image of knative) {
+      const name = image.path.slice(0, image.path.lastIndexOf(':'));
+      const tag = image.path.slice(image.path.lastIndexOf(':') + 1);
+      // Version-tagged ones (the operator's v1.8.1) stay tags.
+      expect(image.upstream).toBe(/^[a-f0-9]{64}$/.test(tag) ? `gcr.io/${name}@sha256:${tag}` : `gcr.io/${name}:${tag}`);
+    }
+    expect(knative.filter((p) => p.upstream.includes('@sha256:')).length).toBeGreaterThan(10);
+  });
+
+  it('demo: six images, two charms, one relation, one manifest', async () => {
+    const release = await loadRelease(resolve(BUNDLES, 'demo/airgap.yaml'));
+    expect(planImages(release)).toHaveLength(6);
+    expect(release.bundleCharms.map((c) => c.charm)).toEqual(['./app-a_1.charm']);
+    expect(release.charms.map((c) => c.name)).toEqual(['demo-extra']);
+    expect(release.relations).toEqual([['demo-extra', 'app-a']]);
+    expect(release.manifestFiles.map((f) => f.slice(f.lastIndexOf('/') + 1))).toEqual(['web.yaml']);
+  });
+});
