@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import {
   AirgapError,
@@ -63,7 +64,8 @@ export interface SendOptions {
   /** Extra scopes, e.g. pull on the source repository of a cross-repository mount. */
   extraScopes?: string[];
   headers?: Record<string, string>;
-  body?: string | Buffer;
+  /** A stream is sent once: requests with one must set noRetry. */
+  body?: string | Buffer | Readable;
   /** What the request is for, in the operator's words, used in error messages. */
   what: string;
 }

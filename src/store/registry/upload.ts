@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { DigestMismatchError, RegistryError, messageOf } from '../../errors.ts';
 import type { Descriptor } from '../../oci/descriptor.ts';
 import type { RegistryHost } from './client.ts';
@@ -60,9 +61,53 @@ async function uploadStatus(host: RegistryHost, repository: string, location: st
   return { received, location: (Array.isArray(next) ? next[0] : next) ?? location };
 }
 
+/** Pulls pieces of at most a given size from a stream of buffers of any size. */
+class PieceReader {
+  readonly #iterator: AsyncIterator<Buffer> | Iterator<Buffer>;
+  #leftover: Buffer | undefined;
+
+  constructor(source: AsyncIterable<Buffer> | Iterable<Buffer>) {
+    this.#iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  }
+
+  async next(max: number): Promise<Buffer | undefined> {
+    let piece = this.#leftover;
+    this.#leftover = undefined;
+    while (piece === undefined || piece.length === 0) {
+      const step = await this.#iterator.next();
+      if (step.done === true) return undefined;
+      piece = step.value;
+    }
+    if (piece.length > max) {
+      this.#leftover = piece.subarray(max);
+      return piece.subarray(0, max);
+    }
+    return piece;
+  }
+}
+
+function isRetryable(err: unknown): boolean {
+  return isRetryableNetworkError(err) || (err instanceof RegistryError && err.status !== undefined && isRetryableStatus(err.status));
+}
+
+function drained(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
 /**
- * Push one blob from a stream, verified against its descriptor before the registry commits it.
- * `onBytes` reports progress as chunks are accepted.
+ * Push one blob from a stream, in chunks of up to 32 MiB that stream to the registry as they are read
+ * (reading the archive and sending overlap), each kept until the registry accepts it so that a chunk
+ * that fails can be sent again from where the registry says it stopped. The blob is verified against
+ * its descriptor before its last byte is sent: a corrupt one never gets committed. `onBytes` reports
+ * progress as chunks are accepted.
  */
 export async function pushBlob(
   host: RegistryHost,
@@ -73,39 +118,30 @@ export async function pushBlob(
   onBytes: (bytes: number) => void = () => {},
 ): Promise<void> {
   const hash = createHash('sha256');
+  const reader = new PieceReader(source);
   let location = await startUpload(host, repository, what);
-  let committed = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
 
-  // Send `chunk` (which starts at byte `start` of the blob), resuming from the registry's own count
-  // when a connection drops or the registry stumbles mid-chunk.
-  const sendChunk = async (chunk: Buffer, start: number, final: boolean): Promise<void> => {
-    let offset = 0;
-    for (let attempt = 1; ; attempt++) {
-      const part = chunk.subarray(offset);
-      const method = final ? 'PUT' : 'PATCH';
-      const url = final ? withDigest(location, descriptor.digest) : location;
-      const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(part.length) };
-      if (!final) headers['content-range'] = `${start + offset}-${start + chunk.length - 1}`;
-      let failure: unknown;
-      try {
-        const res = await host.send(method, url, { repository, actions: 'pull,push', what, headers, body: part, noRetry: true });
-        await res.body.dump();
-        if (res.statusCode === 201 || res.statusCode === 202 || res.statusCode === 204) {
-          if (!final) location = locationOf(res.headers, what, host.host);
-          return;
-        }
+  const request = (chunkStart: number, length: number, final: boolean, body: Buffer | PassThrough, offset: number): Promise<void> => {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(length - offset) };
+    if (!final) headers['content-range'] = `${chunkStart + offset}-${chunkStart + length - 1}`;
+    const url = final ? withDigest(location, descriptor.digest) : location;
+    return host.send(final ? 'PUT' : 'PATCH', url, { repository, actions: 'pull,push', what, headers, body, noRetry: true }).then(async (res) => {
+      await res.body.dump();
+      if (res.statusCode !== 201 && res.statusCode !== 202 && res.statusCode !== 204) {
         throw new RegistryError(`${what}: registry ${host.host} answered ${res.statusCode} to an upload`, { status: res.statusCode });
-      } catch (err: unknown) {
-        const retryable = isRetryableNetworkError(err) || (err instanceof RegistryError && err.status !== undefined && isRetryableStatus(err.status));
-        if (!retryable) throw err;
-        failure = err;
       }
-      await sleep(retryDelayMs(DEFAULT_RETRY_POLICY, attempt, undefined));
-      if (attempt >= MAX_CHUNK_ATTEMPTS) {
+      if (!final) location = locationOf(res.headers, what, host.host);
+    });
+  };
+
+  // After a failure: ask the registry how far it got, and send the rest of the chunk from memory.
+  const resend = async (chunk: Buffer, chunkStart: number, final: boolean, firstFailure: unknown): Promise<void> => {
+    let failure = firstFailure;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > MAX_CHUNK_ATTEMPTS) {
         throw new RegistryError(`${what}: upload of blob ${descriptor.digest} to ${host.host} kept failing: ${messageOf(failure)}`, { cause: failure, hint: 're-run the command: blobs already pushed are skipped' });
       }
+      await sleep(retryDelayMs(DEFAULT_RETRY_POLICY, attempt, undefined));
       const status = await uploadStatus(host, repository, location, what);
       if (status === undefined) {
         // The upload is gone: either the final PUT did land, or the registry dropped the session.
@@ -113,38 +149,69 @@ export async function pushBlob(
         throw new RegistryError(`${what}: registry ${host.host} lost the upload of blob ${descriptor.digest}`, { hint: 're-run the command: blobs already pushed are skipped' });
       }
       location = status.location;
-      if (status.received < start) {
+      if (status.received < chunkStart) {
         throw new RegistryError(`${what}: registry ${host.host} lost part of blob ${descriptor.digest} already sent`, { hint: 're-run the command: blobs already pushed are skipped' });
       }
-      offset = Math.min(chunk.length, status.received - start);
+      const offset = Math.min(chunk.length, status.received - chunkStart);
+      try {
+        await request(chunkStart, chunk.length, final, chunk.subarray(offset), offset);
+        return;
+      } catch (err: unknown) {
+        if (!isRetryable(err)) throw err;
+        failure = err;
+      }
     }
   };
 
+  const corrupt = (message: string, actual: string): DigestMismatchError =>
+    new DigestMismatchError(`${what}: blob ${descriptor.digest} ${message}: the archive is corrupt`, descriptor.digest, actual, {
+      hint: 'copy images.tar.gz across again and compare its sha256 with airgap-lock.json',
+    });
+
   try {
-    for await (const piece of source) {
-      hash.update(piece);
-      pending.push(piece);
-      pendingBytes += piece.length;
-      if (pendingBytes >= UPLOAD_CHUNK_BYTES) {
-        const chunk = Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        await sendChunk(chunk, committed, false);
-        committed += chunk.length;
-        onBytes(chunk.length);
+    let chunkStart = 0;
+    do {
+      const length = Math.min(UPLOAD_CHUNK_BYTES, descriptor.size - chunkStart);
+      const final = chunkStart + length === descriptor.size;
+      const pieces: Buffer[] = [];
+      const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const sending = request(chunkStart, length, final, body, 0);
+      // Its outcome is read below, after the chunk is fully read; a failure must not go unhandled meanwhile.
+      sending.catch(() => {});
+      let read = 0;
+      let problem: DigestMismatchError | undefined;
+      while (read < length) {
+        const piece = await reader.next(length - read);
+        if (piece === undefined) {
+          problem = corrupt(`ends after ${chunkStart + read} of its ${descriptor.size} bytes`, 'unknown');
+          break;
+        }
+        hash.update(piece);
+        pieces.push(piece);
+        read += piece.length;
+        if (!body.destroyed && !body.write(piece)) await drained(body);
       }
-    }
-    const last = Buffer.concat(pending, pendingBytes);
-    const total = committed + last.length;
-    const actual = `sha256:${hash.digest('hex')}`;
-    if (total !== descriptor.size || actual !== descriptor.digest) {
-      throw new DigestMismatchError(
-        `${what}: blob ${descriptor.digest} has ${total} bytes with digest ${actual} (expected ${descriptor.size} bytes): the archive is corrupt`,
-        descriptor.digest, actual, { hint: 'copy images.tar.gz across again and compare its sha256 with airgap-lock.json' },
-      );
-    }
-    await sendChunk(last, committed, true);
-    onBytes(last.length);
+      if (final && problem === undefined) {
+        if ((await reader.next(1)) !== undefined) problem = corrupt(`is longer than its ${descriptor.size} bytes`, 'unknown');
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (problem === undefined && actual !== descriptor.digest) problem = corrupt(`has content digest ${actual}`, actual);
+      }
+      if (problem !== undefined) {
+        // Cut the request short: the registry never sees a complete chunk, so it commits nothing.
+        body.destroy(problem);
+        await sending.catch(() => {});
+        throw problem;
+      }
+      body.end();
+      try {
+        await sending;
+      } catch (err: unknown) {
+        if (!isRetryable(err)) throw err;
+        await resend(Buffer.concat(pieces, length), chunkStart, final, err);
+      }
+      onBytes(length);
+      chunkStart += length;
+    } while (chunkStart < descriptor.size);
   } catch (err: unknown) {
     // Leave no half upload behind on the registry.
     try {
