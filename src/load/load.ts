@@ -354,17 +354,18 @@ class ImagePusher {
       throw new ArchiveError(`${what}: the archive holds ${size} bytes, its manifest says ${expected}: the archive is corrupt`, { hint: 'copy the archive across again' });
     }
     if (this.#present.get(digest)?.has(repository)) return;
-    if (await this.#host.hasBlob(repository, digest, what)) {
-      this.#markPresent(digest, repository);
-      this.counts.skippedBlobs++;
-      this.#emit({ type: 'blob-skipped', digest, size, repository, how: 'present' });
-      return;
-    }
+    // Known elsewhere in the registry: one mount request settles it, no HEAD needed first.
     const from = [...(this.#present.get(digest) ?? [])][0];
     if (from !== undefined && (await mountBlob(this.#host, repository, digest, from, what))) {
       this.#markPresent(digest, repository);
       this.counts.mountedBlobs++;
       this.#emit({ type: 'blob-skipped', digest, size, repository, how: 'mounted' });
+      return;
+    }
+    if (await this.#host.hasBlob(repository, digest, what)) {
+      this.#markPresent(digest, repository);
+      this.counts.skippedBlobs++;
+      this.#emit({ type: 'blob-skipped', digest, size, repository, how: 'present' });
       return;
     }
     const descriptor: Descriptor = { mediaType: 'application/octet-stream', digest, size };
