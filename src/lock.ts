@@ -37,6 +37,16 @@ export interface LockedCharm {
   size: number;
 }
 
+/** An airgap executable packed into charms.tar.gz by `collect --include-tool`. */
+export interface LockedTool {
+  /** Its file name in charms.tar.gz, e.g. airgap-linux-x64. */
+  file: string;
+  /** The machine it runs on, as os/arch: linux/amd64, linux/arm64. */
+  platform: string;
+  sha256: string;
+  size: number;
+}
+
 export interface LockedArchive {
   sha256: string;
   size: number;
@@ -52,6 +62,8 @@ export interface Lock {
   platforms: string[];
   images: LockedImage[];
   charms: LockedCharm[];
+  /** Present when the collect packed the tool itself (--include-tool). */
+  tools?: LockedTool[];
   archives: Record<string, LockedArchive>;
 }
 

@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
 
+/**
+ * Set at build time in the single executable (scripts/package.ts, esbuild `define`): it has no package.json
+ * beside it, and it should say which commit it was built from.
+ */
+declare const AIRGAP_BUILD: { version: string; commit: string } | undefined;
+
 // Read once at start-up: the version shown is the package's, whether run from src/ or dist/.
 function packageVersion(): string {
   try {
@@ -10,5 +16,10 @@ function packageVersion(): string {
   }
 }
 
-export const VERSION = packageVersion();
-export const TOOL_NAME = `airgap ${VERSION}`;
+const build = typeof AIRGAP_BUILD === 'undefined' ? undefined : AIRGAP_BUILD;
+export const VERSION = build?.version ?? packageVersion();
+/** The git commit the executable was built from; undefined when run from the source tree. */
+export const COMMIT = build?.commit;
+/** What `--version` prints. */
+export const VERSION_TEXT = COMMIT === undefined ? VERSION : `${VERSION} (commit ${COMMIT})`;
+export const TOOL_NAME = `airgap ${VERSION_TEXT}`;

@@ -17,6 +17,8 @@ export interface ArchiveMember {
   /** The name inside its own tar. */
   baseName: string;
   size: number;
+  /** The permission bits the tar header gives. */
+  mode?: number;
   stream: AsyncIterable<Buffer>;
 }
 
@@ -66,7 +68,7 @@ async function walkTar(source: Readable, prefix: string, handler: MemberHandler,
     if (header.type === 'file' || header.type === 'contiguous-file') {
       const name = header.name.replace(/^\.\//, '');
       if (nested(name)) await walkTar(Readable.from(stream), `${prefix}${name}!`, handler, () => false);
-      else await handler({ name: `${prefix}${name}`, baseName: name, size: header.size, stream });
+      else await handler({ name: `${prefix}${name}`, baseName: name, size: header.size, mode: (header.mode ?? 0o644) & 0o777, stream });
     }
     // Whatever the handler left unread is skipped, so the next member can start.
     if (!consumed) for await (const chunk of stream) void chunk;

@@ -12,12 +12,14 @@ export interface TarEntry {
   /** The bytes, for small files; otherwise `open` streams them. */
   bytes?: Buffer;
   open?: () => AsyncIterable<Buffer>;
+  /** Default 0644; 0755 for an executable, so a plain `tar x` keeps it runnable. */
+  mode?: number;
 }
 
 /** Append one entry to a tar being packed, respecting backpressure, and wait until it is in. */
 export async function appendEntry(pack: Pack, entry: TarEntry): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const sink = pack.entry({ name: entry.name, size: entry.size, mtime: FIXED_MTIME, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '' }, (err?: Error | null) => {
+    const sink = pack.entry({ name: entry.name, size: entry.size, mtime: FIXED_MTIME, mode: entry.mode ?? 0o644, uid: 0, gid: 0, uname: '', gname: '' }, (err?: Error | null) => {
       if (err) reject(err);
       else resolve();
     });

@@ -18,6 +18,7 @@ import { gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
 import { resolveImage, type ImageToResolve } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
+import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
 
 export const IMAGES_ARCHIVE = 'images.tar.gz';
 export const CHARMS_ARCHIVE = 'charms.tar.gz';
@@ -34,6 +35,8 @@ export interface CollectOptions {
   plainHttp?: readonly string[];
   dockerConfigPath?: string;
   perImage?: boolean;
+  /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
+  includeTool?: IncludeToolOptions;
   retry?: RetryPolicy;
   signal?: AbortSignal;
   onEvent?: CollectEventListener;
@@ -102,6 +105,7 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
   const warnings = release.warnings.map((w) => `${w.file}${w.line === undefined ? '' : `:${w.line}`}${w.yamlPath === undefined ? '' : ` ${w.yamlPath}`}: ${w.message}`);
   emit({ type: 'release', name: release.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length });
   for (const message of warnings) emit({ type: 'warning', message });
+  const toolFiles = options.includeTool === undefined ? [] : await gatherToolFiles(options.includeTool);
 
   const outputDir = resolve(options.outputDir);
   await mkdir(outputDir, { recursive: true });
@@ -143,7 +147,12 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
 
     const uniqueBlobBytes = countUniqueBytes(images);
     const charmFiles = await gatherCharmFiles(release, outputDir, client);
-    const charmBytes = charmFiles.reduce((n, f) => n + f.size, 0);
+    const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
+    if (clash !== undefined) {
+      await removeTemporaryFiles(charmFiles);
+      throw new AirgapError(`two files named ${clash.name} would go into charms.tar.gz: ${clash.path} and the airgap executable`, { hint: 'charms.tar.gz is flat: rename the release file' });
+    }
+    const charmBytes = [...charmFiles, ...toolFiles].reduce((n, f) => n + f.size, 0);
     await checkFreeSpace(outputDir, uniqueBlobBytes + charmBytes);
 
     emit({ type: 'images-resolved', images: images.map((i) => ({ path: i.path, bytes: i.totalBytes, digest: i.top.descriptor.digest })) });
@@ -174,6 +183,10 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
           await append({ name: f.name, size: f.size, open: () => createReadStream(f.path) });
           emit({ type: 'charm', file: f.name, size: f.size });
         }
+        for (const t of toolFiles) {
+          await append({ name: t.name, size: t.size, mode: 0o755, open: () => createReadStream(t.path) });
+          emit({ type: 'charm', file: t.name, size: t.size });
+        }
       }, { expectedBytes: charmBytes, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     } finally {
       await removeTemporaryFiles(charmFiles);
@@ -191,6 +204,7 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
       charms: charmFiles
         .filter((f) => f.charm !== undefined)
         .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size })),
+      ...(toolFiles.length === 0 ? {} : { tools: toolFiles.map((t) => ({ file: t.name, platform: t.platform, sha256: t.sha256, size: t.size })) }),
       archives: {
         [IMAGES_ARCHIVE]: { sha256: imagesArchive.sha256, size: imagesArchive.size, layout: options.perImage ? 'per-image' : 'oci+docker' },
         [CHARMS_ARCHIVE]: { sha256: charmsArchive.sha256, size: charmsArchive.size },

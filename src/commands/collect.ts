@@ -1,4 +1,9 @@
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isSea } from 'node:sea';
 import { collect, type CollectResult } from '../collect/collect.ts';
+import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, type ToolPlatform } from '../collect/tool-files.ts';
+import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import type { CommandIo } from './io.ts';
@@ -10,7 +15,33 @@ export interface CollectCommandOptions {
   caFile: string[];
   plainHttp: string[];
   perImage: boolean;
+  includeTool?: boolean;
+  toolPlatform?: string[];
   json: boolean;
+}
+
+/**
+ * Where --include-tool finds the executables: beside this one when the collect runs as the executable
+ * (itself included, whatever it was renamed to), else in dist/ of the source tree, where `npm run package` puts them.
+ */
+export function toolLocation(platforms: readonly string[]): IncludeToolOptions {
+  const wanted = platforms.map((p): ToolPlatform => {
+    const name = p.replace(/^linux\/amd64$/, 'linux-x64').replace(/^linux\/arm64(\/v8)?$/, 'linux-arm64');
+    if (!isToolPlatform(name)) throw new UsageError(`--tool-platform ${p}: the airgap executable is built for ${Object.keys(TOOL_PLATFORMS).join(' and ')} only`);
+    return name;
+  });
+  const host = `${process.platform}-${process.arch}`;
+  if (isSea()) {
+    return {
+      dir: dirname(process.execPath),
+      ...(isToolPlatform(host) ? { self: { platform: host, path: process.execPath } } : {}),
+      platforms: wanted,
+      hint: `put ${wanted.length === 0 ? 'airgap-linux-<arch>' : wanted.map(toolFileName).join(' and ')} beside ${process.execPath}, or build it with \`npm run package\` in the airgap source tree`,
+    };
+  }
+  // src/commands/ and dist/commands/ are both two levels under the package root.
+  const dir = fileURLToPath(new URL('../../dist/', import.meta.url));
+  return { dir, platforms: wanted, hint: 'run `npm run package` first: it builds the executables into dist/' };
 }
 
 
@@ -34,6 +65,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       caFiles: options.caFile,
       plainHttp: options.plainHttp,
       perImage: options.perImage,
+      ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
       signal: io.signal,
       onEvent: (event) => {
         if (event.type === 'warning') warnings.push(event.message);
@@ -50,6 +82,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       lock: result.lockPath,
       images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms })),
       archives: { images: result.images, charms: result.charms },
+      ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
       uniqueBlobBytes: result.uniqueBlobBytes,
       warnings,
     }, null, 2)}\n`);
@@ -59,7 +92,8 @@ export async function collectCommand(release: string | undefined, options: Colle
   io.stdout(
     `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
       `  ${result.images.path}  ${formatBytes(result.images.size)}\n` +
-      `  ${result.charms.path}  ${formatBytes(result.charms.size)}\n` +
+      `  ${result.charms.path}  ${formatBytes(result.charms.size)}` +
+      `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +
       `  ${result.lockPath}\n`,
   );
 }
