@@ -1,6 +1,8 @@
 import { UsageError } from '../errors.ts';
 import { deploy, type DeployResult } from '../deploy/deploy.ts';
 import type { DeployEvent } from '../deploy/events.ts';
+import { describeKubeEvent } from '../kube/events.ts';
+import { CLOUDS, type Cloud } from '../kube/transforms.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import type { CommandIo } from './io.ts';
 
@@ -21,6 +23,33 @@ export interface DeployCommandOptions {
   timeout: string;
   juju?: string;
   json: boolean;
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  proxy?: string;
+  noProxy?: string;
+  internalServices?: string;
+  serviceType?: string;
+}
+
+/** --proxy: a URL the containers' HTTP clients all understand. */
+function proxyUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--proxy ${value}: not a URL`, { hint: 'give it like http://proxy.example.com:3128' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--proxy ${value}: expected an http:// or https:// URL`);
+  return value;
+}
+
+function cloud(value: string | undefined): Cloud | undefined {
+  if (value === undefined) return undefined;
+  const found = CLOUDS.find((c) => c === value);
+  if (found === undefined) throw new UsageError(`--internal-services ${value}: expected one of ${CLOUDS.join(', ')}`);
+  return found;
 }
 
 /** `30m`, `1h30m`, `90s`, `45` (seconds): how long to wait for the model to settle. */
@@ -60,7 +89,7 @@ function describe(event: DeployEvent): string | undefined {
     case 'warning':
       return `warning: ${event.message}`;
     default:
-      return undefined;
+      return describeKubeEvent(event);
   }
 }
 
@@ -84,6 +113,15 @@ export async function deployCommand(target: string | undefined, options: DeployC
     sets: options.set,
     timeoutMs: parseDuration(options.timeout),
     ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    kubernetes: {
+      kubeconfig: options.kubeconfig,
+      context: options.context,
+      namespace: options.namespace,
+      proxy: proxyUrl(options.proxy),
+      noProxy: options.noProxy,
+      internalServices: cloud(options.internalServices),
+      serviceType: options.serviceType === undefined ? undefined : 'NodePort',
+    },
     signal: io.signal,
     onEvent: (event) => {
       if (options.json) return;
@@ -106,9 +144,21 @@ export async function deployCommand(target: string | undefined, options: DeployC
       checkedImages: result.checkedImages,
       actions: result.plan.actions.map((a) => ({ description: a.description, command: a.command, skipped: a.skip ?? null })),
       ran: result.ran,
+      kubernetes: result.kubernetes === undefined ? null : {
+        context: result.kubernetes.context ?? null,
+        namespace: result.kubernetes.namespace ?? null,
+        objects: result.kubernetes.objects,
+        changes: result.kubernetes.changes,
+        skipped: result.kubernetes.skipped ?? null,
+      },
     }, null, 2)}\n`);
     return;
   }
+  const kube = result.kubernetes;
+  if (kube !== undefined && kube.skipped === undefined) {
+    io.stdout(`${options.dryRun ? 'Would apply' : 'Applied'} ${kube.objects.length} Kubernetes objects${kube.context === undefined ? '' : ` with context ${kube.context}`}${options.dryRun ? '' : ', every rollout complete'}\n`);
+  }
+  if (result.plan.actions.length === 0 && !options.dryRun) return;
   if (options.dryRun) {
     io.stdout(`Dry run: ${result.rewritten.length} references rewritten, ${result.checkedImages} images present in ${options.registry}; nothing was changed\n`);
   } else if (result.ran.length === 0) {

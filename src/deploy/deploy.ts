@@ -8,6 +8,9 @@ import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { parseReference, parseRegistryLocation, tryParseReference, withRegistry } from '../reference.ts';
 import { loadRelease, type Release } from '../release/index.ts';
+import { deployManifests, preflightManifests, watchModelPods, type KubeDeployOptions, type KubeDeployResult, type ManifestText, type ModelPodWatch } from '../kube/deploy-manifests.ts';
+import { describePullFailure } from '../kube/pod-status.ts';
+import { PULL_SECRET_NAME } from '../kube/pull-secret.ts';
 import { RegistryClient } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
@@ -39,6 +42,8 @@ export interface DeployOptions {
   timeoutMs?: number;
   pollMs?: number;
   jujuPath?: string;
+  /** Where and how the release's Kubernetes manifests are applied (--context, -n, --proxy, ...). */
+  kubernetes?: KubeDeployOptions;
   signal?: AbortSignal;
   onEvent?: DeployEventListener;
 }
@@ -51,6 +56,8 @@ export interface DeployResult {
   plan: DeployPlan;
   ran: string[];
   state: ModelState | undefined;
+  /** The manifests' part; undefined when the release has none. */
+  kubernetes: KubeDeployResult | undefined;
 }
 
 function findLock(options: DeployOptions, release: Release): string | undefined {
@@ -60,8 +67,6 @@ function findLock(options: DeployOptions, release: Release): string | undefined 
 
 function describeKind(release: Release): string {
   switch (release.kind) {
-    case 'kubernetes':
-      return 'a Kubernetes manifest, not a Juju bundle (list it under manifests: in airgap.yaml)';
     case 'image-list':
       return 'an image list: there is nothing to deploy (airgap load pushes the images)';
     default:
@@ -112,8 +117,8 @@ function referencesToCheck(rewritten: readonly RewrittenReference[], release: Re
 export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const emit: DeployEventListener = options.onEvent ?? (() => {});
   const release = await loadRelease(resolve(options.target));
-  if (release.kind !== 'airgap' && release.kind !== 'bundle') {
-    throw new AirgapError(`${release.file} is ${describeKind(release)}`, { hint: 'give airgap deploy a Juju bundle or an airgap.yaml' });
+  if (release.kind === 'image-list') {
+    throw new AirgapError(`${release.file} is ${describeKind(release)}`, { hint: 'give airgap deploy a Juju bundle, a Kubernetes manifest or an airgap.yaml' });
   }
   const lockPath = findLock(options, release);
   const lock = lockPath === undefined ? undefined : await readLock(lockPath);
@@ -156,6 +161,19 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       await file.commit();
     }
   }
+
+  // Kubernetes manifests are rewritten like the bundle; the rewritten text is what gets applied.
+  const manifests: ManifestText[] = [];
+  for (const file of release.manifestFiles) {
+    const result = rewriteYamlText(file, await readFile(file, 'utf8'), rewriteOptions);
+    rewritten.push(...result.rewritten);
+    unreachable.push(...result.unreachable);
+    manifests.push({ file, text: result.text });
+    emit({ type: 'rewritten', file, output: undefined, references: result.rewritten });
+  }
+  const credentials = options.credentials;
+  const pullSecret = credentials !== undefined && 'password' in credentials ? { name: PULL_SECRET_NAME, registry: location.host, username: credentials.username, password: credentials.password } : undefined;
+  if (manifests.length > 0) await preflightManifests({ manifests, options: { ...options.kubernetes }, pullSecret });
 
   const charmsDir = resolve(options.charmsDir ?? 'charms');
   const charms: ReadyCharm[] = [];
@@ -243,12 +261,33 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     charms,
     relations: release.relations.map((r) => [r[0] ?? '', r[1] ?? ''] as const),
   };
+  const hasJuju = bundle !== undefined || charms.length > 0;
+  const timeoutMs = options.timeoutMs ?? 30 * 60 * 1000;
+  const applyManifests = (): Promise<KubeDeployResult | undefined> => {
+    if (manifests.length === 0) return Promise.resolve(undefined);
+    return deployManifests({
+      manifests,
+      options: { ...options.kubernetes },
+      pullSecret,
+      dryRun: options.dryRun === true,
+      optional: hasJuju,
+      timeoutMs,
+      pollMs: options.pollMs,
+      signal: options.signal,
+      onEvent: emit,
+    });
+  };
   if (options.dryRun) {
     const plan = planDeploy(input, juju, undefined);
     for (const action of plan.actions) {
       emit({ type: 'action', description: action.description, command: [juju.executable, ...action.command], skipped: false, reason: 'dry run' });
     }
-    return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran: [], state: undefined };
+    const kubernetes = await applyManifests();
+    return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran: [], state: undefined, kubernetes };
+  }
+  if (!hasJuju) {
+    const kubernetes = await applyManifests();
+    return { output, rewritten, unreachable, checkedImages: checks.size, plan: planDeploy(input, juju, undefined), ran: [], state: undefined, kubernetes };
   }
 
   await juju.version();
@@ -267,10 +306,22 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     }
     ran.push(action.description);
   }
-  const state = await juju.waitForActive(plan.applications, {
-    timeoutMs: options.timeoutMs ?? 30 * 60 * 1000,
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    onPoll: (_state, notReady) => emit({ type: 'waiting', notReady }),
-  });
-  return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran, state };
+  // A Juju Kubernetes model is the namespace of its name: its pods are watched for pull failures meanwhile.
+  const model = before.model ?? options.model?.split(':').at(-1)?.split('/').at(-1);
+  const podWatch: ModelPodWatch | undefined = model === undefined ? undefined : await watchModelPods(options.kubernetes ?? {}, model, emit);
+  let state: ModelState;
+  try {
+    state = await juju.waitForActive(plan.applications, {
+      timeoutMs,
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      onPoll: (_state, notReady) => emit({ type: 'waiting', notReady }),
+    });
+  } catch (err: unknown) {
+    const failing = podWatch?.stop() ?? [];
+    if (failing.length === 0 || !(err instanceof AirgapError)) throw err;
+    throw new AirgapError(`${err.message}; ${failing.length} container(s) cannot pull their image: ${failing.map(describePullFailure).join('; ')}`, { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) });
+  }
+  podWatch?.stop();
+  const kubernetes = await applyManifests();
+  return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran, state, kubernetes };
 }

@@ -1,4 +1,5 @@
 import type { RewrittenReference, UnreachableReference } from '../bundle/rewrite.ts';
+import type { KubeEvent } from '../kube/events.ts';
 
 /** Progress of a deploy, for the CLI to render; the library itself never prints. */
 export type DeployEvent =
@@ -7,6 +8,7 @@ export type DeployEvent =
   | { type: 'image-checked'; reference: string; digest: string | undefined; ok: boolean }
   | { type: 'action'; description: string; command: readonly string[]; skipped: boolean; reason?: string }
   | { type: 'waiting'; notReady: { application: string; unit: string | undefined; status: string; message: string }[] }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  | KubeEvent;
 
 export type DeployEventListener = (event: DeployEvent) => void;

@@ -35,7 +35,8 @@ async function standInJuju(mode: string, seed: object = { model: 'kubeflow' }): 
   await writeFile(join(dir, 'state.json'), JSON.stringify(seed));
   const log = join(dir, 'log.jsonl');
   return {
-    env: { PATH: `${STAND_INS}:${process.env['PATH'] ?? ''}`, JUJU_STANDIN_STATE: join(dir, 'state.json'), JUJU_STANDIN_LOG: log, JUJU_STANDIN_MODE: mode },
+    // No kubeconfig reachable: a real ~/.kube/config on the machine running the tests must never be touched.
+    env: { PATH: `${STAND_INS}:${process.env['PATH'] ?? ''}`, JUJU_STANDIN_STATE: join(dir, 'state.json'), JUJU_STANDIN_LOG: log, JUJU_STANDIN_MODE: mode, HOME: dir, KUBECONFIG: '' },
     calls: async () => (existsSync(log) ? (await readFile(log, 'utf8')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : []),
   };
 }
@@ -189,11 +190,12 @@ describe('airgap deploy refuses bad input', () => {
     expect((await juju.calls()).filter((c) => c[0] === 'deploy')).toEqual([]);
   });
 
-  it('a Kubernetes manifest given as the bundle: says what it is', async () => {
-    const dir = await release('k8s', { 'web.yaml': `apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers: [{ name: c, image: ${PLACEHOLDER}/a:1 }]\n` });
-    const result = await runAirgap(['deploy', join(dir, 'web.yaml'), '--registry', privateRegistry.host]);
+  // A Kubernetes manifest given directly is deployed (test/e2e/kube-deploy.test.ts); an image list is not.
+  it('an image list given as the bundle: says there is nothing to deploy', async () => {
+    const dir = await release('list', { 'images.txt': `${PLACEHOLDER}/a:1\n` });
+    const result = await runAirgap(['deploy', join(dir, 'images.txt'), '--registry', privateRegistry.host]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('Kubernetes manifest, not a Juju bundle');
+    expect(result.stderr).toContain('an image list: there is nothing to deploy');
   });
 
   it('no placeholder given or found', async () => {
