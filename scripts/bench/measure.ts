@@ -36,6 +36,8 @@ export interface Timed {
   seconds: number;
   /** Peak resident set size in KiB, or undefined when it could not be measured. */
   peakRssKiB: number | undefined;
+  /** User + system CPU seconds of the child (and its children), from GNU time; undefined without it. */
+  cpuSeconds: number | undefined;
   stdout: string;
   stderr: string;
 }
@@ -89,11 +91,15 @@ export async function timed(file: string, args: readonly string[], scratch: stri
   const seconds = (performance.now() - started) / 1000;
 
   let peakRssKiB = polledHwm;
+  let cpuSeconds: number | undefined;
   if (gnuTime) {
     const text = await readFile(report, 'utf8').catch(() => '');
     await rm(report, { force: true });
     const match = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
     peakRssKiB = match?.[1] === undefined ? undefined : Number(match[1]);
+    const user = /User time \(seconds\): ([\d.]+)/.exec(text)?.[1];
+    const system = /System time \(seconds\): ([\d.]+)/.exec(text)?.[1];
+    cpuSeconds = user === undefined || system === undefined ? undefined : Number(user) + Number(system);
     // GNU time reports the child's failure in its own words first.
     const failed = /Command (exited with non-zero status \d+|terminated by signal \d+)/.exec(text);
     if (failed !== null && status.code === 0) status.code = 1;
@@ -103,7 +109,7 @@ export async function timed(file: string, args: readonly string[], scratch: stri
     const shown = [file, ...args].join(' ');
     throw new Error(`${shown} failed (exit ${status.code ?? status.signal ?? '?'}):\n${stderr.trim() || stdout.trim()}`);
   }
-  return { seconds, peakRssKiB, stdout, stderr };
+  return { seconds, peakRssKiB, cpuSeconds, stdout, stderr };
 }
 
 export function median(values: readonly number[]): number {
