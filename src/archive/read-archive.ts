@@ -40,7 +40,8 @@ class Counter extends Transform {
   }
 }
 
-async function isGzip(path: string): Promise<boolean> {
+/** Whether a file starts with the gzip magic bytes. */
+export async function isGzip(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);

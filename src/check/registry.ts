@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { request } from 'undici';
 import { AuthenticationError, RegistryError, messageOf } from '../errors.ts';
 import { parseRegistryLocation } from '../reference.ts';
-import { RegistryClient, type RegistryHost } from '../store/registry/client.ts';
+import { registryClientFor, type RegistryHost } from '../store/registry/client.ts';
 import { lookupCredentials, type Credentials } from '../store/registry/credentials.ts';
 import { trustFor, type TlsTrust } from '../store/registry/tls.ts';
 import { pushBlob } from '../store/registry/upload.ts';
@@ -128,15 +128,11 @@ export async function checkRegistry(options: RegistryCheckOptions): Promise<Chec
     }
   }
 
-  const client = new RegistryClient({
-    ...(options.caFiles === undefined ? {} : { caFiles: options.caFiles }),
-    ...(options.certsDirs === undefined ? {} : { certsDirs: options.certsDirs }),
-    ...(options.plainHttp === undefined ? {} : { plainHttp: options.plainHttp }),
-    ...(options.credentials === undefined ? {} : { credentials: new Map([[host, options.credentials]]) }),
-    ...(options.dockerConfigPath === undefined ? {} : { dockerConfigPath: options.dockerConfigPath }),
+  const client = registryClientFor(options, {
+    host,
+    credentials: options.credentials,
     // A check wants the first answer, not five patient retries.
     retry: { retries: 0, baseDelayMs: 100, maxDelayMs: 100 },
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   try {
     const registry = client.host(host);

@@ -10,7 +10,7 @@ import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } 
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import { loadRelease, planImages, type PlannedImage, type Release } from '../release/index.ts';
-import { RegistryClient } from '../store/registry/client.ts';
+import { registryClientFor, type RegistryClient } from '../store/registry/client.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
 import { TOOL_NAME } from '../version.ts';
@@ -109,15 +109,7 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
 
   const outputDir = resolve(options.outputDir);
   await mkdir(outputDir, { recursive: true });
-  const client = new RegistryClient({
-    ...(options.caFiles === undefined ? {} : { caFiles: options.caFiles }),
-    ...(options.certsDirs === undefined ? {} : { certsDirs: options.certsDirs }),
-    ...(options.plainHttp === undefined ? {} : { plainHttp: options.plainHttp }),
-    ...(options.dockerConfigPath === undefined ? {} : { dockerConfigPath: options.dockerConfigPath }),
-    ...(options.retry === undefined ? {} : { retry: options.retry }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    connectionsPerHost: Math.max(2, options.concurrency ?? 4),
-  });
+  const client = registryClientFor(options, { connectionsPerHost: Math.max(2, options.concurrency ?? 4) });
   try {
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {

@@ -6,7 +6,7 @@ import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, 
 import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
-import type { CommandIo } from './io.ts';
+import { withRenderer, type CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
   output: string;
@@ -55,9 +55,8 @@ export async function collectCommand(release: string | undefined, options: Colle
       ? listrCollectRenderer()
       : plainCollectRenderer((line) => (line.startsWith('warning:') ? io.stderr(`${line}\n`) : io.stdout(`${line}\n`)));
   }
-  let result: CollectResult;
-  try {
-    result = await collect({
+  const result: CollectResult = await withRenderer(renderer, () =>
+    collect({
       release: release ?? 'airgap.yaml',
       outputDir: options.output,
       platforms: options.platform,
@@ -71,12 +70,8 @@ export async function collectCommand(release: string | undefined, options: Colle
         if (event.type === 'warning') warnings.push(event.message);
         renderer?.onEvent(event);
       },
-    });
-  } catch (err: unknown) {
-    await renderer?.finish(err);
-    throw err;
-  }
-  await renderer?.finish();
+    }),
+  );
   if (options.json) {
     io.stdout(`${JSON.stringify({
       lock: result.lockPath,

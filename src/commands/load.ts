@@ -4,7 +4,7 @@ import { load, type LoadResult } from '../load/load.ts';
 import { loadViaDocker, type DockerLoadResult } from '../load/via-docker.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import { credentialsFromFlags } from './credentials.ts';
-import type { CommandIo } from './io.ts';
+import { withRenderer, type CommandIo } from './io.ts';
 
 export interface LoadCommandOptions {
   registry: string;
@@ -31,9 +31,8 @@ export async function loadCommand(source: string | undefined, options: LoadComma
     await loadViaDockerCommand(source, options, io, renderer, credentials);
     return;
   }
-  let result: LoadResult;
-  try {
-    result = await load({
+  const result: LoadResult = await withRenderer(renderer, () =>
+    load({
       source: source ?? '.',
       registry: options.registry,
       caFiles: options.caFile,
@@ -43,12 +42,8 @@ export async function loadCommand(source: string | undefined, options: LoadComma
       charmsDir: options.charmsDir,
       signal: io.signal,
       onEvent: (event) => renderer?.onEvent(event),
-    });
-  } catch (err: unknown) {
-    await renderer?.finish(err);
-    throw err;
-  }
-  await renderer?.finish();
+    }),
+  );
   if (options.json) {
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;
@@ -69,9 +64,8 @@ async function loadViaDockerCommand(source: string | undefined, options: LoadCom
   if (options.caFile.length > 0 || options.plainHttp.length > 0) {
     io.stderr('warning: --ca-file and --plain-http do not apply with --via docker: the daemon\'s own settings do (/etc/docker/certs.d, insecure-registries)\n');
   }
-  let result: DockerLoadResult;
-  try {
-    result = await loadViaDocker({
+  const result: DockerLoadResult = await withRenderer(renderer, () =>
+    loadViaDocker({
       source: source ?? '.',
       registry: options.registry,
       ...(credentials === undefined ? {} : { credentials }),
@@ -79,12 +73,8 @@ async function loadViaDockerCommand(source: string | undefined, options: LoadCom
       charmsDir: options.charmsDir,
       signal: io.signal,
       onEvent: (event) => renderer?.onEvent(event),
-    });
-  } catch (err: unknown) {
-    await renderer?.finish(err);
-    throw err;
-  }
-  await renderer?.finish();
+    }),
+  );
   if (options.json) {
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;

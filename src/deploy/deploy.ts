@@ -11,7 +11,7 @@ import { loadRelease, type Release } from '../release/index.ts';
 import { deployManifests, preflightManifests, watchModelPods, type KubeDeployOptions, type KubeDeployResult, type ManifestText, type ModelPodWatch } from '../kube/deploy-manifests.ts';
 import { describePullFailure } from '../kube/pod-status.ts';
 import { PULL_SECRET_NAME } from '../kube/pull-secret.ts';
-import { RegistryClient } from '../store/registry/client.ts';
+import { registryClientFor } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
 import { locateCharm } from './charms.ts';
@@ -203,14 +203,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
 
   // Proof before action: every image the rewritten release names is in the private registry.
   const checks = referencesToCheck(rewritten, release, lock, registry);
-  const client = new RegistryClient({
-    ...(options.caFiles === undefined ? {} : { caFiles: options.caFiles }),
-    ...(options.certsDirs === undefined ? {} : { certsDirs: options.certsDirs }),
-    ...(options.plainHttp === undefined ? {} : { plainHttp: options.plainHttp }),
-    ...(options.credentials === undefined ? {} : { credentials: new Map([[location.host, options.credentials]]) }),
-    ...(options.dockerConfigPath === undefined ? {} : { dockerConfigPath: options.dockerConfigPath }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const client = registryClientFor(options, { host: location.host, credentials: options.credentials });
   const problems: string[] = [];
   try {
     const settled = await settleConcurrently([...checks.entries()], 4, async ([reference, where]) => {

@@ -7,7 +7,7 @@ import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
-import { RegistryClient, type RegistryHost } from '../store/registry/client.ts';
+import { registryClientFor, type RegistryHost } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { mountBlob, pushBlob, putManifest } from '../store/registry/upload.ts';
@@ -114,16 +114,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   const lockPath = join(dir, LOCK_FILE_NAME);
   const lock: Lock | undefined = existsSync(lockPath) ? await readLock(lockPath) : undefined;
   const location: RegistryLocation = registryLocation(options.registry);
-  const client = new RegistryClient({
-    ...(options.caFiles === undefined ? {} : { caFiles: options.caFiles }),
-    ...(options.certsDirs === undefined ? {} : { certsDirs: options.certsDirs }),
-    ...(options.plainHttp === undefined ? {} : { plainHttp: options.plainHttp }),
-    ...(options.credentials === undefined ? {} : { credentials: new Map([[location.host, options.credentials]]) }),
-    ...(options.dockerConfigPath === undefined ? {} : { dockerConfigPath: options.dockerConfigPath }),
-    ...(options.retry === undefined ? {} : { retry: options.retry }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    connectionsPerHost: Math.max(2, options.concurrency ?? 4),
-  });
+  const client = registryClientFor(options, { host: location.host, credentials: options.credentials, connectionsPerHost: Math.max(2, options.concurrency ?? 4) });
   const host = client.host(location.host);
   const warnings: string[] = [];
   try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { open, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,7 @@ import type Dockerode from 'dockerode';
 import { extract } from 'tar-stream';
 import { connectDaemon, daemonErrorMessage, DaemonStreamError, followProgress, type ProgressMessage } from '../daemon.ts';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
+import { isGzip } from '../archive/read-archive.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { tryParseReference } from '../reference.ts';
@@ -89,16 +90,6 @@ class Sha256Counter extends Transform {
 }
 
 class StopPeeking extends Error {}
-
-async function isGzip(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await handle.close();
-  }
-}
 
 /** The tar stream of the archive (gunzipped when it is gzip), with the file's sha256 taken on the way. */
 function openArchive(archive: string, gzip: boolean, signal: AbortSignal | undefined): { tar: Readable; counter: Sha256Counter; reading: Promise<void> } {

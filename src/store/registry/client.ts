@@ -41,6 +41,33 @@ export interface RegistryClientOptions {
   signal?: AbortSignal;
 }
 
+/** How a command reaches registries, as its flags say: shared by collect, load, deploy and check. */
+export interface RegistryAccess {
+  caFiles?: readonly string[] | undefined;
+  certsDirs?: readonly string[] | undefined;
+  plainHttp?: readonly string[] | undefined;
+  dockerConfigPath?: string | undefined;
+  retry?: RetryPolicy | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** A client for `access`; credentials given on the command line apply to `host` only, never elsewhere. */
+export function registryClientFor(
+  access: RegistryAccess,
+  extra: { host?: string; credentials?: Credentials | undefined; connectionsPerHost?: number; retry?: RetryPolicy } = {},
+): RegistryClient {
+  return new RegistryClient({
+    caFiles: access.caFiles,
+    certsDirs: access.certsDirs,
+    plainHttp: access.plainHttp,
+    dockerConfigPath: access.dockerConfigPath,
+    retry: extra.retry ?? access.retry,
+    signal: access.signal,
+    connectionsPerHost: extra.connectionsPerHost,
+    credentials: extra.host !== undefined && extra.credentials !== undefined ? new Map([[extra.host, extra.credentials]]) : undefined,
+  });
+}
+
 export interface FetchedManifest {
   bytes: Buffer;
   mediaType: string;
