@@ -1,16 +1,18 @@
 /**
- * `npm run bench [-- --size-mb N --rounds N --only collect|load --no-build --cli PATH]`: `airgap collect` and
- * `airgap load` against their peer, skopeo, on a Charmed-Kubeflow-shaped release served by a real
- * docker-registry on loopback.
+ * `npm run bench [-- --size-mb N --rounds N --only collect|load|serve --no-build --cli PATH]`: `airgap collect` and
+ * `airgap load` against their peer, skopeo, and `airgap serve` against docker-registry, on a Charmed-Kubeflow-shaped
+ * release served by a real docker-registry on loopback.
  *
  * Setup (not timed): build the CLI, generate the release (random, incompressible layers, shared bases, one
  * multi-arch index), push it with skopeo, write the image list. Then two parts, each interleaved round after
  * round (scripts/bench/collect.ts, scripts/bench/load.ts say what each side runs):
  *   collect: airgap collect against skopeo copy x N into an OCI layout + tar | gzip -1;
  *   load:    airgap load of that images.tar.gz (and its re-run) against skopeo copy x N from that OCI layout,
- *            each sample into a fresh, empty HTTPS docker-registry.
+ *            each sample into a fresh, empty HTTPS docker-registry;
+ *   serve:   skopeo copy --all of every image out of `airgap serve images.tar.gz` against out of docker-registry
+ *            (scripts/bench/serve.ts), 4 at a time and one at a time.
  * Each part prints the medians, every sample, throughput, ratios and our peak RSS, and writes
- * .bench/collect.json or .bench/load.json. Environment: BENCH_SIZE_MB, BENCH_ROUNDS.
+ * .bench/collect.json, .bench/load.json or .bench/serve.json. Environment: BENCH_SIZE_MB, BENCH_ROUNDS.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -25,13 +27,14 @@ import type { TempDir } from '../test/support/tmp.ts';
 import { benchCollect, collectOnce } from './bench/collect.ts';
 import type { BenchContext } from './bench/collect.ts';
 import { benchLoad } from './bench/load.ts';
+import { benchServe } from './bench/serve.ts';
 import { killChildrenOnExit } from './bench/measure.ts';
 import { benchRelease } from './bench/release.ts';
 import { fmtMB, fmtS, say } from './bench/report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-const PARTS = ['collect', 'load'] as const;
+const PARTS = ['collect', 'load', 'serve'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -67,8 +70,8 @@ function config(): Config {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --size-mb N (default 200) --rounds N (default 3) --only collect|load --no-build --cli PATH]\n' +
-      '       --only: run one part (default both; load alone first makes its inputs with one untimed collect of each side)\n' +
+    process.stdout.write('usage: npm run bench [-- --size-mb N (default 200) --rounds N (default 3) --only collect|load|serve --no-build --cli PATH]\n' +
+      '       --only: run one part (default all three; load or serve alone first makes its inputs with one untimed collect of each side)\n' +
       '       --cli: bench another build\'s bin/airgap.js (e.g. of another checkout), not built here\n' +
       '       (or BENCH_SIZE_MB, BENCH_ROUNDS in the environment)\n');
     process.exit(0);
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
     // The collect part leaves what the load part pushes; alone, the load part makes it once, untimed.
     const collected = cfg.parts.includes('collect') ? await benchCollect(ctx) : await collectOnce(ctx);
     if (cfg.parts.includes('load')) await benchLoad(ctx, collected);
+    if (cfg.parts.includes('serve')) await benchServe(ctx, collected);
   } finally {
     await source?.stop();
     await work?.remove();

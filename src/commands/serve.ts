@@ -1,0 +1,149 @@
+import { UsageError } from '../errors.ts';
+import { formatBytes } from '../fs/atomic-file.ts';
+import type { ServeEvent } from '../serve/events.ts';
+import { startServer } from '../serve/server.ts';
+import type { CommandIo } from './io.ts';
+
+export interface ServeCommandOptions {
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  writable: boolean;
+  store?: string;
+}
+
+/** A request as one log line: time, client, request, status, bytes, duration. */
+export function requestLine(event: Extract<ServeEvent, { type: 'request' }>): string {
+  const bytes = event.bytesReceived > 0 ? `${event.bytesSent} ${event.bytesReceived}` : `${event.bytesSent}`;
+  return `${event.time} ${event.remote} ${event.method} ${event.path} ${event.status} ${bytes} ${event.ms}ms${event.aborted ? ' aborted' : ''}${event.error === undefined ? '' : ` error: ${event.error}`}`;
+}
+
+interface Renderer {
+  onEvent(event: ServeEvent): void;
+  stop(): void;
+}
+
+/** Off a terminal (a service's log): one line per request and per push. */
+function plainRenderer(io: CommandIo): Renderer {
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'request':
+          io.stdout(`${requestLine(event)}\n`);
+          break;
+        case 'unpack-start':
+          io.stdout(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
+          break;
+        case 'pushed':
+          io.stdout(`pushed ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference} ${event.digest}\n`);
+          break;
+        case 'warning':
+          io.stderr(`warning: ${event.message}\n`);
+          break;
+        default:
+          break;
+      }
+    },
+    stop() {},
+  };
+}
+
+/** On a terminal: one status line kept up to date, and full lines only for what deserves attention. */
+function terminalRenderer(io: CommandIo): Renderer {
+  let status = '';
+  let requests = 0;
+  let sent = 0;
+  let received = 0;
+  let failures = 0;
+  let unpacked = 0;
+  let unpackedBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = (): void => {
+    timer = undefined;
+    io.stderr(`\r\u001b[2K${status}`);
+  };
+  const update = (text: string): void => {
+    status = text;
+    timer ??= setTimeout(draw, 200);
+  };
+  const line = (text: string, toErr = false): void => {
+    io.stderr('\r\u001b[2K');
+    if (toErr) io.stderr(text);
+    else io.stdout(text);
+    if (status !== '') io.stderr(status);
+  };
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'unpack-blob':
+          unpacked++;
+          unpackedBytes += event.written ? event.size : 0;
+          update(`unpacking: ${unpacked} blobs checked, ${formatBytes(unpackedBytes)} written`);
+          break;
+        case 'unpack-start':
+          line(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
+          break;
+        case 'ready':
+          status = '';
+          break;
+        case 'request':
+          requests++;
+          sent += event.bytesSent;
+          received += event.bytesReceived;
+          if (event.status >= 500) {
+            failures++;
+            line(`${requestLine(event)}\n`, true);
+          }
+          update(`${requests} requests, ${formatBytes(sent)} sent, ${formatBytes(received)} received${failures > 0 ? `, ${failures} failed` : ''} (Ctrl-C to stop)`);
+          break;
+        case 'pushed':
+          line(`pushed ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference} ${event.digest}\n`);
+          break;
+        case 'warning':
+          line(`warning: ${event.message}\n`, true);
+          break;
+        default:
+          break;
+      }
+    },
+    stop() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      if (status !== '') io.stderr('\r\u001b[2K');
+      status = '';
+    },
+  };
+}
+
+/** `airgap serve [DIR | images.tar.gz]`: runs until Ctrl-C (or SIGTERM), then stops gracefully. */
+export async function serveCommand(source: string | undefined, options: ServeCommandOptions, io: CommandIo): Promise<void> {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const renderer = io.isTty ? terminalRenderer(io) : plainRenderer(io);
+  try {
+    const server = await startServer({
+      ...(source === undefined ? {} : { source }),
+      listen: options.listen,
+      ...(options.tlsCert === undefined || options.tlsKey === undefined ? {} : { tls: { certFile: options.tlsCert, keyFile: options.tlsKey } }),
+      writable: options.writable,
+      ...(options.store === undefined ? {} : { store: options.store }),
+      signal: io.signal,
+      onEvent: (event) => {
+        renderer.onEvent(event);
+        if (event.type === 'unpack-done') {
+          io.stdout(`unpacked ${event.images} images in ${event.seconds.toFixed(1)} s: ${event.written} blobs written (${formatBytes(event.writtenBytes)}), ${event.reused} already in the store${event.readWhole ? '' : ' (the store had every image: the rest of the archive was not read)'}\n`);
+        }
+      },
+    });
+    const mode = options.writable ? 'read-write' : 'read-only';
+    io.stdout(`Serving ${server.images} images at ${server.url} (${mode}${server.store === undefined ? '' : `, store ${server.store}`})\n`);
+    io.stdout(`  e.g. skopeo inspect ${server.url.startsWith('https') ? '' : '--tls-verify=false '}docker://${server.host}/NAME:TAG; Ctrl-C stops\n`);
+    if (!io.signal.aborted) {
+      await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await server.close();
+    renderer.stop();
+    io.stdout('stopped: every request in flight was answered\n');
+  } finally {
+    renderer.stop();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Blob upload sessions (POST, PATCH..., PUT ?digest=): each is a temporary file in the store and a running
+ * sha256 of what it holds. Bytes only ever reach the blob's own name through BlobStore.commit, after the
+ * digest the client claims has been checked against what arrived.
+ */
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { BlobStore } from './blob-store.ts';
+
+// A client that opened an upload and vanished leaves a file behind: dropped after this long untouched.
+const IDLE_LIMIT_MS = 60 * 60 * 1000;
+
+export interface UploadSession {
+  readonly uuid: string;
+  readonly name: string;
+  readonly tempPath: string;
+  size: number;
+  /** Running sha256 of the file's bytes; undefined when a broken chunk left it unsure (re-read at the end). */
+  hash: Hash | undefined;
+  /** A chunk is being written: a second one at the same time would interleave. */
+  busy: boolean;
+  touched: number;
+}
+
+export class UploadSessions {
+  readonly #store: BlobStore;
+  readonly #sessions = new Map<string, UploadSession>();
+
+  constructor(store: BlobStore) {
+    this.#store = store;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  async start(name: string): Promise<UploadSession> {
+    await this.#dropIdle();
+    const session: UploadSession = { uuid: randomUUID(), name, tempPath: this.#store.tempPath(), size: 0, hash: createHash('sha256'), busy: false, touched: Date.now() };
+    this.#sessions.set(session.uuid, session);
+    return session;
+  }
+
+  get(uuid: string, name: string): UploadSession | undefined {
+    const session = this.#sessions.get(uuid);
+    return session?.name === name ? session : undefined;
+  }
+
+  /** Append a request body; the session's size follows what is really in the file, even when the body breaks. */
+  async append(session: UploadSession, body: Readable): Promise<number> {
+    session.busy = true;
+    session.touched = Date.now();
+    const before = session.size;
+    try {
+      const written = await this.#store.writeTemp(body, session.tempPath, { append: true, ...(session.hash === undefined ? {} : { hash: session.hash }) });
+      session.size += written.bytes;
+      return written.bytes;
+    } catch (err: unknown) {
+      // Some of the chunk may have reached the file and the hash, not necessarily the same bytes: trust the file.
+      session.hash = undefined;
+      session.size = await stat(session.tempPath).then((s) => s.size, () => before);
+      throw err;
+    } finally {
+      session.busy = false;
+      session.touched = Date.now();
+    }
+  }
+
+  /** The digest of everything uploaded so far (read from the file again when a broken chunk left the hash unsure). */
+  async digest(session: UploadSession): Promise<string> {
+    if (session.hash !== undefined) {
+      const digest = `sha256:${session.hash.copy().digest('hex')}`;
+      return digest;
+    }
+    const hash = createHash('sha256');
+    if (session.size > 0) for await (const chunk of createReadStream(session.tempPath)) hash.update(chunk as Buffer);
+    return `sha256:${hash.digest('hex')}`;
+  }
+
+  /** The upload is over (committed or refused): forget it and remove what is left of its file. */
+  async finish(session: UploadSession): Promise<void> {
+    this.#sessions.delete(session.uuid);
+    await rm(session.tempPath, { force: true });
+  }
+
+  async #dropIdle(): Promise<void> {
+    const now = Date.now();
+    for (const session of [...this.#sessions.values()]) {
+      if (!session.busy && now - session.touched > IDLE_LIMIT_MS) await this.finish(session);
+    }
+  }
+
+  async discardAll(): Promise<void> {
+    for (const session of [...this.#sessions.values()]) await this.finish(session);
+  }
+}
