@@ -3,12 +3,20 @@ import { collectCommand } from './commands/collect.ts';
 import type { CommandIo } from './commands/io.ts';
 import { loadCommand } from './commands/load.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { checkCommand } from './commands/check.ts';
+import { serveCommand } from './commands/serve.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { CancelledError, UsageError } from './errors.ts';
-import { VERSION } from './version.ts';
+import { VERSION_TEXT } from './version.ts';
 
 function repeatable(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** commander reads `--no-X` as "not --X"; `--no-proxy LIST` is the NO_PROXY variable, not the absence of --proxy. */
+function notNegated(option: Option): Option {
+  option.negate = false;
+  return option;
 }
 
 function positiveInteger(value: string): number {
@@ -44,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command()
     .name('airgap')
     .description('Carry a software release (images, charms, manifests) into an air-gapped network and install it there')
-    .version(VERSION, '-V, --version')
+    .version(VERSION_TEXT, '-V, --version')
     .option('--debug', 'show stack traces on failure')
     .exitOverride()
     .showSuggestionAfterError(true);
@@ -59,6 +67,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--ca-file <file>', 'extra CA certificate(s) to trust for registries (repeatable)', repeatable, [])
     .option('--plain-http <host[:port]>', 'talk plain HTTP to this registry (repeatable)', repeatable, [])
     .option('--per-image', 'write one docker-loadable <name>.tar per image inside images.tar.gz (the guide\'s layout)', false)
+    .option('--include-tool', 'put the airgap executable (built by `npm run package`) into charms.tar.gz, recorded in the lock', false)
+    .option('--tool-platform <linux-x64|linux-arm64>', 'with --include-tool: only this platform\'s executable (repeatable); default: every one built', repeatable, [])
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (release: string, options: Parameters<typeof collectCommand>[1]) => {
       await collectCommand(release, options, io);
@@ -84,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .command('deploy')
     .description('rewrite the placeholder registry in a bundle, prove every image is in the registry, deploy bundle, charms and relations, and wait until active')
-    .argument('[target]', 'a Juju bundle.yaml or an airgap.yaml', 'airgap.yaml')
+    .argument('[target]', 'a Juju bundle.yaml, a Kubernetes manifest or an airgap.yaml', 'airgap.yaml')
     .requiredOption('--registry <host[:port][/prefix]>', 'the private registry the images were loaded into')
     .option('--placeholder <host[:port]>', 'the registry host written in the bundle (default: from airgap.yaml or airgap-lock.json)')
     .option('-o, --output <file>', 'the rewritten bundle (default: <bundle>.airgap.yaml beside it)')
@@ -98,11 +108,50 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--strict', 'fail when a reference points at a registry the cluster cannot reach', false)
     .option('-m, --model <name>', 'the Juju model')
     .option('--set <app.option=value>', 'set a charm option (repeatable), e.g. istio-ingressgateway.gateway_service_type=LoadBalancer', repeatable, [])
-    .option('--timeout <duration>', 'how long to wait for every application to be active', '30m')
+    .option('--timeout <duration>', 'how long to wait for every application to be active, and for the manifests\' rollouts', '30m')
     .option('--juju <path>', 'the juju executable (default: juju on PATH)')
+    .option('--kubeconfig <file>', 'kubeconfig for the Kubernetes manifests (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .option('-n, --namespace <name>', 'namespace of objects that name none (default: the context\'s, else default)')
+    .option('--proxy <url>', 'set HTTP_PROXY and HTTPS_PROXY (both cases) in every container of the manifests\' workloads')
+    .addOption(notNegated(new Option('--no-proxy <list>', 'set NO_PROXY (both cases) likewise (default with --proxy: localhost,127.0.0.1,.svc,.cluster.local)')))
+    .addOption(new Option('--internal-services <cloud>', 'annotate LoadBalancer Services as internal-only for this cloud').choices(['aws', 'gcp', 'azure']))
+    .addOption(new Option('--service-type <type>', 'turn LoadBalancer Services into this type').choices(['NodePort']))
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (target: string, options: Parameters<typeof deployCommand>[1]) => {
       await deployCommand(target, options, io);
+    });
+
+  program
+    .command('serve')
+    .description('serve images.tar.gz (or an OCI layout) as an OCI registry: pull by tag and digest, and with --writable take pushes')
+    .argument('[source]', 'images.tar.gz, the directory holding it, or an OCI image layout directory (none: the store alone)')
+    .option('--listen <host:port>', 'address to listen on (:PORT for every interface)', '127.0.0.1:5000')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
+    .option('--tls-key <file>', 'the certificate\'s private key (PEM)')
+    .option('--writable', 'accept pushes (blob uploads, manifests) into the store', false)
+    .option('--store <dir>', 'content-addressed directory the archive is unpacked into and pushes land in, reused across restarts (default: a temporary one)')
+    .action(async (source: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
+      await serveCommand(source, options, io);
+    });
+
+  program
+    .command('check')
+    .description('say before deploying what will fail: registry (DNS, TLS trust, credentials, push), Juju (controller, model), Kubernetes (context, version, nodes, GPUs) and CoreDNS')
+    .option('--registry <host[:port][/prefix]>', 'the private registry to check')
+    .option('--ca-file <file>', 'extra CA certificate(s) to trust for the registry (repeatable)', repeatable, [])
+    .option('--plain-http <host[:port]>', 'talk plain HTTP to this registry (repeatable)', repeatable, [])
+    .option('--username <user>', 'registry user (with --password-stdin); otherwise ~/.docker/config.json')
+    .option('--password-stdin', 'read the registry password from standard input', false)
+    .option('--juju <path>', 'the juju executable (default: juju on PATH; not found is then only a warning)')
+    .option('-m, --model <name>', 'the Juju model')
+    .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .option('-n, --namespace <name>', 'the namespace to check (default: the context\'s, else default)')
+    .option('--gpus', 'require nvidia.com/gpu capacity and GPU node labels', false)
+    .option('--json', 'print the results as JSON on stdout', false)
+    .action(async (options: Parameters<typeof checkCommand>[0]) => {
+      await checkCommand(options, io);
     });
 
   try {
