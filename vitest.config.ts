@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Two cores: run files in parallel but not more than the machine can carry.
     maxWorkers: 2,
+    // The JSON report lets .ci/run print one plain "N passed, N failed" line that any CI reader understands.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest/results.json' },
   },
 });
