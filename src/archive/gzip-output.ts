@@ -6,6 +6,8 @@ import { constants, crc32, deflateRawSync } from 'node:zlib';
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 // A stored deflate block holds at most 65535 bytes.
 const STORED_BLOCK = 65535;
+// Compressed ranges are deflated in pieces of this size, each ending on a byte boundary (sync flush).
+const DEFLATE_PIECE = 1024 * 1024;
 // An empty stored block with BFINAL set: the end of the deflate stream.
 const FINAL_BLOCK = Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff]);
 
@@ -17,18 +19,24 @@ function storedBlockHeader(length: number): Buffer {
   return header;
 }
 
+interface Range {
+  start: number;
+  end: number;
+}
+
 /**
- * The outer gzip stream of our archives, framed by hand. The layers inside are already compressed:
- * deflating them again saves about 0.01% and costs most of the time, so everything from `storeFrom`'s
- * offset on goes out as stored deflate blocks of exactly 65535 bytes, with no zlib work at all. The
- * small JSON head before that offset is deflated at level 1 in one piece. Block boundaries depend only
- * on byte offsets, never on how the input was chunked, so the same tar gives the same .gz bytes.
+ * The outer gzip stream of our archives, framed by hand. Layers (and charms, which are zips) are already
+ * compressed: deflating them again saves about 0.01% and costs most of the time, so they go out as stored
+ * deflate blocks of 65535 bytes with no zlib work at all. The ranges declared with `compress` (the JSON
+ * head, YAML files, an executable) are deflated at level 1 in 1 MiB pieces. Every boundary depends only on
+ * byte offsets and declared ranges, never on how the input was chunked, so the same tar gives the same .gz.
+ * A range must be declared before its first byte is written.
  */
 export class ArchiveGzip extends Transform {
-  #headLimit: number | undefined;
-  #head: Buffer[] = [];
-  #headBytes = 0;
-  #headDone = false;
+  readonly #ranges: Range[] = [];
+  #rangeIndex = 0;
+  #offset = 0;
+  #mode: 'deflate' | 'store' = 'store';
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #crc = 0;
@@ -39,42 +47,44 @@ export class ArchiveGzip extends Transform {
     this.push(GZIP_HEADER);
   }
 
-  /** Deflate the first `offset` bytes of input; store everything after. */
-  storeFrom(offset: number): void {
-    this.#headLimit = offset;
-    if (this.#headBytes >= offset && !this.#headDone) {
-      const head = Buffer.concat(this.#head, this.#headBytes);
-      this.#head = [head.subarray(0, offset)];
-      this.#headBytes = offset;
-      this.#finishHead();
-      if (head.length > offset) this.#store(head.subarray(offset));
-    }
+  /** Deflate the input bytes from offset `start` up to `end`. */
+  compress(start: number, end: number): void {
+    if (end <= start) return;
+    const last = this.#ranges[this.#ranges.length - 1];
+    if (last !== undefined && start < last.end) throw new RangeError(`compressed ranges must be declared in order: ${start} < ${last.end}`);
+    // Adjacent ranges (the small entries of the head) are one run: better compression, same bytes every time.
+    if (last !== undefined && start === last.end) last.end = end;
+    else this.#ranges.push({ start, end });
   }
 
   override _transform(input: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#crc = crc32(input, this.#crc);
     this.#size = (this.#size + input.length) >>> 0;
     let chunk = input;
-    if (!this.#headDone) {
-      const room = this.#headLimit === undefined ? Infinity : this.#headLimit - this.#headBytes;
-      if (chunk.length < room) {
-        this.#head.push(chunk);
-        this.#headBytes += chunk.length;
-        callback();
-        return;
+    while (chunk.length > 0) {
+      while (this.#ranges[this.#rangeIndex] !== undefined && (this.#ranges[this.#rangeIndex]?.end ?? 0) <= this.#offset) this.#rangeIndex++;
+      const range = this.#ranges[this.#rangeIndex];
+      const inside = range !== undefined && range.start <= this.#offset;
+      // How far this mode goes: to the range's end, or to the next range's start.
+      const limit = inside ? range.end - this.#offset : range === undefined ? Infinity : range.start - this.#offset;
+      const run = chunk.subarray(0, Math.min(chunk.length, limit));
+      const mode = inside ? 'deflate' : 'store';
+      if (mode !== this.#mode) {
+        this.#flushPending();
+        this.#mode = mode;
       }
-      this.#head.push(chunk.subarray(0, room));
-      this.#headBytes += room;
-      this.#finishHead();
-      chunk = chunk.subarray(room);
+      this.#pending.push(run);
+      this.#pendingBytes += run.length;
+      const unit = mode === 'store' ? STORED_BLOCK : DEFLATE_PIECE;
+      while (this.#pendingBytes >= unit) this.#emit(unit);
+      this.#offset += run.length;
+      chunk = chunk.subarray(run.length);
     }
-    this.#store(chunk);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    if (!this.#headDone) this.#finishHead();
-    if (this.#pendingBytes > 0) this.#emitBlock(this.#pendingBytes);
+    this.#flushPending();
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(this.#crc >>> 0, 0);
     trailer.writeUInt32LE(this.#size, 4);
@@ -82,39 +92,35 @@ export class ArchiveGzip extends Transform {
     callback(null, trailer);
   }
 
-  #finishHead(): void {
-    this.#headDone = true;
-    if (this.#headBytes === 0) return;
-    // A sync flush ends the head on a byte boundary with a non-final block, so stored blocks can follow.
-    this.push(deflateRawSync(Buffer.concat(this.#head, this.#headBytes), { level: 1, finishFlush: constants.Z_SYNC_FLUSH }));
-    this.#head = [];
+  #flushPending(): void {
+    if (this.#pendingBytes > 0) this.#emit(this.#pendingBytes);
   }
 
-  #store(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    while (this.#pendingBytes >= STORED_BLOCK) this.#emitBlock(STORED_BLOCK);
-  }
-
-  /** Emit the first `length` pending bytes as one stored block, without copying them. */
-  #emitBlock(length: number): void {
-    this.push(storedBlockHeader(length));
+  /** Emit the first `length` pending bytes in the current mode. */
+  #emit(length: number): void {
+    const parts: Buffer[] = [];
     let left = length;
     while (left > 0) {
       const first = this.#pending[0];
       if (first === undefined) break;
       if (first.length <= left) {
-        this.push(first);
+        parts.push(first);
         this.#pending.shift();
         left -= first.length;
       } else {
-        this.push(first.subarray(0, left));
+        parts.push(first.subarray(0, left));
         this.#pending[0] = first.subarray(left);
         left = 0;
       }
     }
     this.#pendingBytes -= length;
+    if (this.#mode === 'deflate') {
+      // A sync flush ends each piece on a byte boundary with a non-final block, so anything can follow.
+      this.push(deflateRawSync(Buffer.concat(parts, length), { level: 1, finishFlush: constants.Z_SYNC_FLUSH }));
+      return;
+    }
+    this.push(storedBlockHeader(length));
+    for (const part of parts) this.push(part);
   }
 }
 

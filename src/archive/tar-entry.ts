@@ -12,6 +12,8 @@ export interface TarEntry {
   /** The bytes, for small files; otherwise `open` streams them. */
   bytes?: Buffer;
   open?: () => AsyncIterable<Buffer>;
+  /** Deflate it in the .tar.gz: default for `bytes` entries; streamed ones are stored unless set. */
+  compress?: boolean;
   /** Default 0644; 0755 for an executable, so a plain `tar x` keeps it runnable. */
   mode?: number;
 }

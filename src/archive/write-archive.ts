@@ -12,8 +12,8 @@ export interface WrittenArchive {
 
 /**
  * Write a .tar.gz from entries produced by `fill`, streaming, under a temporary name renamed on success.
- * `fill` appends entries with `append`. The small buffered entries before the first streamed one are
- * deflated; from the first streamed entry on, everything is stored (see ArchiveGzip).
+ * `fill` appends entries with `append`. Small buffered entries, and streamed ones marked `compress`, are
+ * deflated; other streamed entries (layers, charms: already compressed) are stored (see ArchiveGzip).
  */
 export async function writeTarGz(
   path: string,
@@ -24,16 +24,13 @@ export async function writeTarGz(
   const pack: Pack = createPack();
   const gzip = createArchiveGzip();
   const counter = new HashingCounter();
-  let stored = false;
-  // The tar offset where the next entry starts: the switch point is a byte offset, so output is reproducible.
+  // The tar offset where the next entry starts: compressed ranges are byte offsets, so output is reproducible.
   let tarOffset = 0;
   const written = pipeline(pack, gzip, counter, file.stream(), ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
   const append = async (entry: TarEntry): Promise<void> => {
-    if (!stored && entry.bytes === undefined) {
-      stored = true;
-      gzip.storeFrom(tarOffset);
-    }
-    tarOffset += tarSize([entry]) - tarSize([]);
+    const length = tarSize([entry]) - tarSize([]);
+    if (entry.compress ?? entry.bytes !== undefined) gzip.compress(tarOffset, tarOffset + length);
+    tarOffset += length;
     await appendEntry(pack, entry);
   };
   try {

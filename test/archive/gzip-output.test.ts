@@ -22,9 +22,8 @@ interface Run {
 }
 
 /**
- * Write `head` then `tail` in chunks of `chunkSize`, with the switch to stored blocks placed at the head's
- * length. `switchLate` calls storeFrom only after part of the tail is already written, as can happen when
- * the caller learns the offset late.
+ * Write `head` then `tail` in chunks of `chunkSize`, the head declared as a compressed range and the tail
+ * stored. With `switchLate` it is the other way round, the tail's range declared once the head has passed.
  */
 async function gzipWithSwitch(head: Buffer, tail: Buffer, chunkSize: number, switchLate = false): Promise<Run> {
   const gzip = createArchiveGzip();
@@ -41,15 +40,14 @@ async function gzipWithSwitch(head: Buffer, tail: Buffer, chunkSize: number, swi
   const write = async (chunk: Buffer): Promise<void> => {
     if (!gzip.write(chunk)) await new Promise<void>((resolve) => gzip.once('drain', resolve));
   };
-  if (!switchLate) gzip.storeFrom(head.length);
+  if (!switchLate) gzip.compress(0, head.length);
   for (const chunk of chunked(head, chunkSize)) await write(chunk);
   await new Promise((resolve) => setImmediate(resolve));
   const before = emitted;
   const tailChunks = chunked(tail, chunkSize);
   if (switchLate) {
-    const first = tailChunks.shift();
-    if (first !== undefined) await write(first);
-    gzip.storeFrom(head.length);
+    // A range declared after some bytes passed only covers what is still to come: the tail here.
+    gzip.compress(head.length, head.length + tail.length);
   }
   for (const chunk of tailChunks) await write(chunk);
   gzip.end();
@@ -64,7 +62,7 @@ describe('ArchiveGzip', () => {
     ['no head', 0, 500_000, 65_536, false],
     ['nothing after the head', 300_000, 0, 65_536, false],
     ['tiny head, one-byte chunks', 1, 10_000, 1, false],
-    ['switch learnt after the tail began', 50_000, 400_000, 10_000, true],
+    ['a range declared late, for the tail', 50_000, 400_000, 10_000, true],
     ['a tail of exactly one stored block', 10, 65_535, 4096, false],
   ])('gunzips back to the exact input: %s', async (_name, headSize, tailSize, chunkSize, switchLate) => {
     const head = jsonHead(headSize);
@@ -73,9 +71,10 @@ describe('ArchiveGzip', () => {
     expect(gunzipSync(output).equals(Buffer.concat([head, tail]))).toBe(true);
   });
 
-  it('deflates everything at level 1 when no switch point is given', async () => {
+  it('deflates a range declared over the whole input', async () => {
     const data = jsonHead(400_000);
     const gzip = createArchiveGzip();
+    gzip.compress(0, data.length);
     const out: Buffer[] = [];
     gzip.on('data', (c: Buffer) => out.push(c));
     const ended = new Promise<void>((resolve) => gzip.on('end', resolve));
@@ -89,21 +88,18 @@ describe('ArchiveGzip', () => {
   it('compresses the head and stores what follows with less than 0.1% overhead', async () => {
     const head = jsonHead(500_000);
     const tail = randomBytes(4 * 1024 * 1024);
-    const { before, output } = await gzipWithSwitch(head, tail, 65_536);
-    expect(before).toBeGreaterThan(0);
-    expect(before).toBeLessThan(head.length / 10);
-    const after = output.length - before;
-    expect(after).toBeGreaterThanOrEqual(tail.length);
-    expect(after).toBeLessThan(tail.length * 1.001);
+    const { output } = await gzipWithSwitch(head, tail, 65_536);
+    // Stored: the tail costs its own length plus 5 bytes per 65535; the head, deflated, a tenth of its length at most.
+    expect(output.length).toBeGreaterThanOrEqual(tail.length);
+    expect(output.length).toBeLessThan(tail.length * 1.001 + head.length / 10);
   });
 
-  it('stores even compressible bytes after the switch', async () => {
+  it('stores even compressible bytes outside the declared range', async () => {
     const head = jsonHead(100_000);
     const tail = jsonHead(1_000_000);
-    const { before, output } = await gzipWithSwitch(head, tail, 65_536);
-    const after = output.length - before;
-    expect(after).toBeGreaterThanOrEqual(tail.length);
-    expect(after).toBeLessThan(tail.length * 1.001);
+    const { output } = await gzipWithSwitch(head, tail, 65_536);
+    expect(output.length).toBeGreaterThanOrEqual(tail.length);
+    expect(output.length).toBeLessThan(tail.length * 1.001 + head.length / 10);
     expect(gunzipSync(output).equals(Buffer.concat([head, tail]))).toBe(true);
   });
 
@@ -112,6 +108,40 @@ describe('ArchiveGzip', () => {
     const tail = randomBytes(700_000);
     const outputs = await Promise.all([1_000, 4_096, 65_536, 100_003].map(async (size) => (await gzipWithSwitch(head, tail, size)).output));
     for (const output of outputs) expect(output.equals(outputs[0] ?? Buffer.alloc(0))).toBe(true);
+  });
+});
+
+describe('ArchiveGzip ranges', () => {
+  it('deflates ranges between stored runs, and gives the same bytes however the input is chunked', async () => {
+    const parts = [jsonHead(3_000), randomBytes(200_000), jsonHead(2_500_000), randomBytes(70_000), jsonHead(10)];
+    const all = Buffer.concat(parts);
+    const outputs: Buffer[] = [];
+    for (const size of [1_000, 65_536, 777_777]) {
+      const gzip = createArchiveGzip();
+      let offset = 0;
+      parts.forEach((part, i) => {
+        if (i % 2 === 0) gzip.compress(offset, offset + part.length);
+        offset += part.length;
+      });
+      const out: Buffer[] = [];
+      gzip.on('data', (c: Buffer) => out.push(c));
+      const ended = new Promise<void>((resolve) => gzip.on('end', resolve));
+      for (const chunk of chunked(all, size)) gzip.write(chunk);
+      gzip.end();
+      await ended;
+      outputs.push(Buffer.concat(out));
+    }
+    for (const output of outputs) expect(output.equals(outputs[0] ?? Buffer.alloc(0))).toBe(true);
+    const output = outputs[0] ?? Buffer.alloc(0);
+    expect(gunzipSync(output).equals(all)).toBe(true);
+    // The 2.5 MB of JSON shrank; the random runs were stored.
+    expect(output.length).toBeLessThan(200_000 + 70_000 + 2_500_000 / 10);
+  });
+
+  it('refuses ranges declared out of order', () => {
+    const gzip = createArchiveGzip();
+    gzip.compress(100, 200);
+    expect(() => gzip.compress(50, 60)).toThrow(RangeError);
   });
 });
 
