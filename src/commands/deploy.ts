@@ -75,7 +75,7 @@ function describe(event: DeployEvent): string | undefined {
   switch (event.type) {
     case 'rewritten':
       return [
-        `rewrote ${event.references.length} references in ${event.file}${event.output === undefined ? '' : ` -> ${event.output}`}`,
+        `rewrote ${event.references.length} reference${event.references.length === 1 ? '' : 's'} in ${event.file}${event.output === undefined ? '' : ` -> ${event.output}`}`,
         ...event.references.map((r) => `  ${r.yamlPath} (line ${r.line}): ${r.before} -> ${r.after}`),
       ].join('\n');
     case 'unreachable':
