@@ -4,6 +4,8 @@
  * somewhere in its cause chain: neither is a line to show.
  */
 import { AirgapError, type AirgapErrorOptions } from '../errors.ts';
+import { UNTRUSTED_CERT_CODES } from '../store/registry/tls.ts';
+import { errorChain } from '../util/error-chain.ts';
 
 export class KubeError extends AirgapError {
   /** The HTTP status the API server answered, when it answered. */
@@ -17,31 +19,6 @@ export class KubeError extends AirgapError {
   }
 }
 
-interface Link {
-  code: string | undefined;
-  message: string;
-}
-
-function causeChain(err: unknown): Link[] {
-  const links: Link[] = [];
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0 && links.length < 32) {
-    const e = queue.shift();
-    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
-    seen.add(e);
-    const fields = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-    links.push({ code: typeof fields.code === 'string' ? fields.code : undefined, message: typeof fields.message === 'string' ? fields.message : '' });
-    queue.push(fields.cause);
-    if (Array.isArray(fields.errors)) queue.push(...(fields.errors as unknown[]));
-  }
-  return links;
-}
-
-const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'INVALID_CA',
-]);
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
 
 interface StatusBody {
@@ -91,9 +68,9 @@ export function kubeError(err: unknown, what: string, server: string): AirgapErr
       : undefined;
     return new KubeError(message, { cause: err, status, ...(reason === undefined ? {} : { reason }), ...(hint === undefined ? {} : { hint }) });
   }
-  const links = causeChain(err);
+  const links = errorChain(err);
   for (const link of links) {
-    if (link.code !== undefined && UNTRUSTED.has(link.code)) {
+    if (link.code !== undefined && UNTRUSTED_CERT_CODES.has(link.code)) {
       return new KubeError(`${what}: the TLS certificate of the Kubernetes API at ${server} is not trusted (${link.code})`, {
         cause: err,
         hint: 'set certificate-authority or certificate-authority-data of the cluster in the kubeconfig to the CA that signed the API server',

@@ -4,19 +4,7 @@
  * given (the planner hands it a copy) and says what it did, so a dry run can show it.
  */
 import { groupOf, isBuiltInGroup, isJsonObject, type Json, type JsonObject, type KubeObject } from './objects.ts';
-
-/** Where each workload kind keeps its pod spec. */
-const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
-  Pod: ['spec'],
-  PodTemplate: ['template', 'spec'],
-  Deployment: ['spec', 'template', 'spec'],
-  StatefulSet: ['spec', 'template', 'spec'],
-  DaemonSet: ['spec', 'template', 'spec'],
-  ReplicaSet: ['spec', 'template', 'spec'],
-  ReplicationController: ['spec', 'template', 'spec'],
-  Job: ['spec', 'template', 'spec'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
-};
+import { POD_SPEC_PATHS } from '../release/kubernetes.ts';
 
 /** Kinds whose rollout `airgap deploy` waits for, as `kubectl rollout status` does. */
 export const ROLLOUT_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);

@@ -10,7 +10,7 @@ import { asMap, asSeq, deref, describeNode, errorAt, get, lineOf, stringValue } 
 import type { YamlDoc } from './yaml.ts';
 
 /** Where each workload kind keeps its pod spec. */
-const POD_SPEC_PATHS: Record<string, readonly string[]> = {
+export const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   Pod: ['spec'],
   PodTemplate: ['template', 'spec'],
   Deployment: ['spec', 'template', 'spec'],

@@ -10,6 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { AirgapError, TlsError } from '../../errors.ts';
+import { errorChain } from '../../util/error-chain.ts';
 
 export interface TlsTrust {
   /** The CAs to trust, PEM; undefined: Node's default store. */
@@ -136,7 +137,8 @@ async function readCertificates(file: string, from: string): Promise<string[]> {
 }
 
 /** Node/OpenSSL verification codes that mean "signed by nobody we trust". */
-const UNTRUSTED = new Set([
+/** TLS error codes meaning: the certificate does not lead to a CA we trust. */
+export const UNTRUSTED_CERT_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -149,34 +151,12 @@ const UNTRUSTED = new Set([
 ]);
 const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 
-interface Link {
-  code: string | undefined;
-  message: string;
-}
-
-/** Every error in the `cause` chain (and AggregateError members: undici tries each address of a host). */
-function chain(err: unknown): Link[] {
-  const links: Link[] = [];
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0 && links.length < 32) {
-    const e = queue.shift();
-    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
-    seen.add(e);
-    const fields = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-    links.push({ code: typeof fields.code === 'string' ? fields.code : undefined, message: typeof fields.message === 'string' ? fields.message : '' });
-    queue.push(fields.cause);
-    if (Array.isArray(fields.errors)) queue.push(...(fields.errors as unknown[]));
-  }
-  return links;
-}
-
 /**
  * A TlsError saying what went wrong with the TLS connection to `host`, with the fix, or undefined when
  * `err` is not a TLS failure.
  */
 export function describeTlsFailure(err: unknown, host: string): TlsError | undefined {
-  const links = chain(err);
+  const links = errorChain(err);
   const untrustedHint = `pass --ca-file CA.pem or put the CA in /etc/docker/certs.d/${host}/ca.crt`;
   const plainHint = `the registry at ${host} speaks plain HTTP: pass --plain-http ${host}`;
 
@@ -190,7 +170,7 @@ export function describeTlsFailure(err: unknown, host: string): TlsError | undef
   }
   for (const link of links) {
     if (link.code === undefined) continue;
-    if (UNTRUSTED.has(link.code)) {
+    if (UNTRUSTED_CERT_CODES.has(link.code)) {
       return new TlsError(`the TLS certificate of ${host} is not trusted (${link.code})`, { cause: err, hint: untrustedHint });
     }
     if (EXPIRED.has(link.code)) {
