@@ -3,8 +3,9 @@ import { deploy, type DeployResult } from '../deploy/deploy.ts';
 import type { DeployEvent } from '../deploy/events.ts';
 import { describeKubeEvent } from '../kube/events.ts';
 import { CLOUDS, type Cloud } from '../kube/transforms.ts';
+import { DeployWaitDisplay } from '../cli/deploy-progress.ts';
 import { credentialsFromFlags } from './credentials.ts';
-import type { CommandIo } from './io.ts';
+import { withRenderer, type CommandIo } from './io.ts';
 
 export interface DeployCommandOptions {
   registry: string;
@@ -86,6 +87,8 @@ function describe(event: DeployEvent): string | undefined {
       return `${event.skipped ? `skip (${event.reason ?? ''})` : event.reason === 'dry run' ? 'would run' : 'run'}: ${event.command.map(shellWord).join(' ')}`;
     case 'waiting':
       return event.notReady.length === 0 ? 'every application is active' : `waiting for ${event.notReady.map((n) => `${n.unit ?? n.application} ${n.status}${n.message === '' ? '' : ` (${n.message})`}`).join(', ')}`;
+    case 'waited':
+      return undefined;
     case 'warning':
       return `warning: ${event.message}`;
     default:
@@ -97,7 +100,11 @@ function describe(event: DeployEvent): string | undefined {
 export async function deployCommand(target: string | undefined, options: DeployCommandOptions, io: CommandIo): Promise<void> {
   const credentials = await credentialsFromFlags(options, io);
   let lastWaiting = '';
-  const result: DeployResult = await deploy({
+  // On a terminal the wait is a listr2 display, one task per application; elsewhere, plain lines.
+  const display = io.isTty && !options.json ? new DeployWaitDisplay() : undefined;
+  let closing: Promise<void> | undefined;
+  const heldLines: [string, boolean][] = [];
+  const result: DeployResult = await withRenderer(display, () => deploy({
     target: target ?? 'airgap.yaml',
     registry: options.registry,
     ...(options.placeholder === undefined ? {} : { placeholder: options.placeholder }),
@@ -125,8 +132,28 @@ export async function deployCommand(target: string | undefined, options: DeployC
     signal: io.signal,
     onEvent: (event) => {
       if (options.json) return;
+      if (display !== undefined && event.type === 'waiting') {
+        display.update(event.applications, event.notReady);
+        return;
+      }
+      if (display?.active === true && event.type === 'waited') {
+        // Lines after the wait are held until the display has drawn its last frame.
+        closing = display.finish().then(() => {
+          for (const [held, toStderr] of heldLines) (toStderr ? io.stderr : io.stdout)(`${held}\n`);
+          heldLines.length = 0;
+        });
+        return;
+      }
       const line = describe(event);
       if (line === undefined) return;
+      if (closing !== undefined) {
+        heldLines.push([line, line.startsWith('warning:')]);
+        return;
+      }
+      if (display?.active === true) {
+        display.alert(line);
+        return;
+      }
       // The same waiting line every poll says nothing new.
       if (event.type === 'waiting') {
         if (line === lastWaiting) return;
@@ -135,7 +162,8 @@ export async function deployCommand(target: string | undefined, options: DeployC
       if (line.startsWith('warning:')) io.stderr(`${line}\n`);
       else io.stdout(`${line}\n`);
     },
-  });
+  }));
+  await closing;
   if (options.json) {
     io.stdout(`${JSON.stringify({
       output: result.output,

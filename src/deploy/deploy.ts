@@ -307,7 +307,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     state = await juju.waitForActive(plan.applications, {
       timeoutMs,
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-      onPoll: (_state, notReady) => emit({ type: 'waiting', notReady }),
+      onPoll: (_state, notReady) => emit({ type: 'waiting', applications: plan.applications, notReady }),
     });
   } catch (err: unknown) {
     const failing = podWatch?.stop() ?? [];
@@ -315,6 +315,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     throw new AirgapError(`${err.message}; ${failing.length} container(s) cannot pull their image: ${failing.map(describePullFailure).join('; ')}`, { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) });
   }
   podWatch?.stop();
+  emit({ type: 'waited', applications: plan.applications });
   const kubernetes = await applyManifests();
   return { output, rewritten, unreachable, checkedImages: checks.size, plan, ran, state, kubernetes };
 }

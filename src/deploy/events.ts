@@ -7,7 +7,8 @@ export type DeployEvent =
   | { type: 'unreachable'; file: string; references: UnreachableReference[] }
   | { type: 'image-checked'; reference: string; digest: string | undefined; ok: boolean }
   | { type: 'action'; description: string; command: readonly string[]; skipped: boolean; reason?: string }
-  | { type: 'waiting'; notReady: { application: string; unit: string | undefined; status: string; message: string }[] }
+  | { type: 'waiting'; applications: readonly string[]; notReady: { application: string; unit: string | undefined; status: string; message: string }[] }
+  | { type: 'waited'; applications: readonly string[] }
   | { type: 'warning'; message: string }
   | KubeEvent;
 
