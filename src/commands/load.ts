@@ -2,7 +2,7 @@ import { listrLoadRenderer, plainLoadRenderer, type LoadRenderer } from '../cli/
 import { formatBytes } from '../fs/atomic-file.ts';
 import { load, type LoadResult } from '../load/load.ts';
 import { loadViaDocker, type DockerLoadResult } from '../load/via-docker.ts';
-import type { Credentials } from '../store/registry/credentials.ts';
+import type { LoadEvent } from '../load/events.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
@@ -27,23 +27,21 @@ export async function loadCommand(source: string | undefined, options: LoadComma
       ? listrLoadRenderer()
       : plainLoadRenderer((line) => (line.startsWith('warning:') ? io.stderr(`${line}\n`) : io.stdout(`${line}\n`)));
   }
+  // What both paths take: the registry path adds its trust flags, the daemon path has its own.
+  const common = {
+    source: source ?? '.',
+    registry: options.registry,
+    ...(credentials === undefined ? {} : { credentials }),
+    concurrency: options.concurrency,
+    charmsDir: options.charmsDir,
+    signal: io.signal,
+    onEvent: (event: LoadEvent) => renderer?.onEvent(event),
+  };
   if (options.via === 'docker') {
-    await loadViaDockerCommand(source, options, io, renderer, credentials);
+    await loadViaDockerCommand(options, io, renderer, () => loadViaDocker(common));
     return;
   }
-  const result: LoadResult = await withRenderer(renderer, () =>
-    load({
-      source: source ?? '.',
-      registry: options.registry,
-      caFiles: options.caFile,
-      plainHttp: options.plainHttp,
-      ...(credentials === undefined ? {} : { credentials }),
-      concurrency: options.concurrency,
-      charmsDir: options.charmsDir,
-      signal: io.signal,
-      onEvent: (event) => renderer?.onEvent(event),
-    }),
-  );
+  const result: LoadResult = await withRenderer(renderer, () => load({ ...common, caFiles: options.caFile, plainHttp: options.plainHttp }));
   if (options.json) {
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;
@@ -60,21 +58,11 @@ export async function loadCommand(source: string | undefined, options: LoadComma
 }
 
 /** `airgap load --via docker`: the daemon loads, tags and pushes; its own registry settings apply. */
-async function loadViaDockerCommand(source: string | undefined, options: LoadCommandOptions, io: CommandIo, renderer: LoadRenderer | undefined, credentials: Credentials | undefined): Promise<void> {
+async function loadViaDockerCommand(options: LoadCommandOptions, io: CommandIo, renderer: LoadRenderer | undefined, run: () => Promise<DockerLoadResult>): Promise<void> {
   if (options.caFile.length > 0 || options.plainHttp.length > 0) {
     io.stderr('warning: --ca-file and --plain-http do not apply with --via docker: the daemon\'s own settings do (/etc/docker/certs.d, insecure-registries)\n');
   }
-  const result: DockerLoadResult = await withRenderer(renderer, () =>
-    loadViaDocker({
-      source: source ?? '.',
-      registry: options.registry,
-      ...(credentials === undefined ? {} : { credentials }),
-      concurrency: options.concurrency,
-      charmsDir: options.charmsDir,
-      signal: io.signal,
-      onEvent: (event) => renderer?.onEvent(event),
-    }),
-  );
+  const result = await withRenderer(renderer, run);
   if (options.json) {
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;
