@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
@@ -8,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lock } from '../../src/lock.ts';
-import { runAirgap, type CliResult } from '../support/airgap-cli.ts';
+import { runAirgap, runCommand, type CliResult } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { startDockerd } from '../support/dockerd.ts';
 import { demoImageSet, pushTestImages, type PushedImage } from '../support/images.ts';
@@ -49,16 +48,7 @@ function withoutNode(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** Runs the executable itself (no `node` in front), from its own directory unless told otherwise. */
 function runTool(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd ?? toolDir, env: { ...offlineEnv, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
-    child.stdin.end();
-  });
+  return runCommand(file, args, { cwd: options.cwd ?? toolDir, env: { ...offlineEnv, ...options.env } });
 }
 
 async function sha256OfFile(path: string): Promise<string> {

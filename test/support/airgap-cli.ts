@@ -11,13 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runAirgap(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+/** Run a program to its end with exactly `env`, collecting what it prints. */
+export function runCommand(file: string, args: readonly string[], options: { cwd?: string; env: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [AIRGAP_BIN, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -25,5 +22,14 @@ export function runAirgap(args: readonly string[], options: { cwd?: string; env?
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
     child.stdin.end(options.input ?? '');
+  });
+}
+
+/** The built CLI on the project's Node, with the test's environment plus `env`. */
+export function runAirgap(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [AIRGAP_BIN, ...args], {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    env: { ...process.env, ...options.env },
+    ...(options.input === undefined ? {} : { input: options.input }),
   });
 }
