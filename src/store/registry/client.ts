@@ -74,10 +74,6 @@ export interface FetchedManifest {
   digest: string;
 }
 
-export interface BlobProgress {
-  (bytes: number): void;
-}
-
 // Registries are allowed to refuse manifests over 4 MiB; anything larger is not a manifest.
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
