@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rewriteString, rewriteYamlText } from '../../src/bundle/rewrite.ts';
 
-const CKF = resolve(import.meta.dirname, '../../../shared/data/ckf');
+const CKF = resolve(import.meta.dirname, '../fixtures/ckf');
 const PLACEHOLDER = '172.17.0.2:5000';
 const REGISTRY = 'registry.airgap.example:443/mirror';
 

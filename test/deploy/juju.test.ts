@@ -16,7 +16,7 @@ import { makeTempDir } from '../support/tmp.ts';
 import type { TempDir } from '../support/tmp.ts';
 
 const STAND_IN = fileURLToPath(new URL('../stand-ins/juju', import.meta.url));
-const CKF_BUNDLE = fileURLToPath(new URL('../../../shared/data/ckf/1.7-bundle-airgap.yaml', import.meta.url));
+const CKF_BUNDLE = fileURLToPath(new URL('../fixtures/ckf/1.7-bundle-airgap.yaml', import.meta.url));
 
 let tmp: TempDir;
 let statePath: string;

@@ -1,4 +1,4 @@
-/** The scanner on the real Charmed Kubeflow bundles (unchanged copies, see shared/data/ckf/README.md). */
+/** The scanner on the real Charmed Kubeflow bundles (unchanged copies, see test/fixtures/ckf/README.md). */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { parseReference } from '../../src/reference.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
 import type { Release } from '../../src/release/index.ts';
 
-const CKF = path.resolve(import.meta.dirname, '../../../shared/data/ckf');
+const CKF = path.resolve(import.meta.dirname, '../fixtures/ckf');
 const BUNDLE_17 = path.join(CKF, '1.7-bundle-airgap.yaml');
 const BUNDLE_LATEST = path.join(CKF, 'latest-bundle-airgap.yaml');
 const PLACEHOLDER = '172.17.0.2:5000';
