@@ -52,13 +52,23 @@ export function looksLikeImage(ref: ImageReference, options: ImageShapeOptions =
   return ref.name.includes('/') || ref.tag === 'latest' || VERSION_TAG.test(ref.tag);
 }
 
+/**
+ * Stricter, for a charm's data files, where prose and label selectors (`bindings.knative.dev/include:true`)
+ * sit beside images: a host that is not a known registry needs a version-shaped tag, `latest` or a digest.
+ */
+export function looksLikeImageInData(ref: ImageReference): boolean {
+  if (!looksLikeImage(ref)) return false;
+  if (ref.host === undefined || ref.digest !== undefined || isRegistryHost(ref.host, {})) return true;
+  return ref.tag === 'latest' || (ref.tag !== undefined && VERSION_TAG.test(ref.tag));
+}
+
 /** The image references written in `text`, in order, repeats included. */
-export function findImageReferences(text: string, options: ImageShapeOptions = {}): string[] {
+export function findImageReferences(text: string, options: ImageShapeOptions = {}, shape: (ref: ImageReference) => boolean = (ref) => looksLikeImage(ref, options)): string[] {
   const found: string[] = [];
   for (const token of text.split(SEPARATORS)) {
     if (token === '' || token.includes('://')) continue;
     const ref = tryParseReference(token);
-    if (ref !== undefined && looksLikeImage(ref, options)) found.push(token);
+    if (ref !== undefined && shape(ref)) found.push(token);
   }
   return found;
 }
