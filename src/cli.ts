@@ -69,6 +69,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--per-image', 'write one docker-loadable <name>.tar per image inside images.tar.gz (the guide\'s layout)', false)
     .option('--include-tool', 'put the airgap executable (built by `npm run package`) into charms.tar.gz, recorded in the lock', false)
     .option('--tool-platform <linux-x64|linux-arm64>', 'with --include-tool: only this platform\'s executable (repeatable); default: every one built', repeatable, [])
+    .option('--list', 'download the charms and show every image with where it is found and every charm; pull nothing, write nothing', false)
+    .option('--mirror <registry=mirror[/prefix]>', 'pull REGISTRY\'s images from this mirror or pull-through cache (repeatable); /etc/containers/registries.conf mirrors apply too', repeatable, [])
+    .option('--charmhub-url <url>', 'the Charmhub a stock bundle\'s charms are downloaded from (passed to juju download)')
+    .option('--juju <path>', 'the juju executable that downloads a stock bundle\'s charms (default: juju on PATH)')
+    .option('--allow-outside', 'pack local charm files from outside the release\'s directory too', false)
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (release: string, options: Parameters<typeof collectCommand>[1]) => {
       await collectCommand(release, options, io);

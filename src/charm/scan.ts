@@ -36,6 +36,8 @@ export interface CharmImage {
   line: number | undefined;
   /** The resource or option it belongs to (kind `resource` / `option`). */
   owner: string | undefined;
+  /** Built from a hub + name + tag map rather than written (kind `option`). */
+  built: boolean;
   /** For a data map entry, its key in a flat map of images (`default-custom-images.json`): how a custom-images option names it. */
   mapKey: string | undefined;
 }
@@ -164,7 +166,7 @@ export async function scanCharm(file: string): Promise<CharmScan> {
       if (resource.upstreamSource === undefined || tryParseReference(resource.upstreamSource) === undefined) continue;
       images.push({
         reference: resource.upstreamSource, kind: 'resource', member: meta.metadataMember, key: `resources.${resource.name}.upstream-source`,
-        line: lineAt(meta.metadataRoot, ['resources', resource.name, 'upstream-source']), owner: resource.name, mapKey: undefined,
+        line: lineAt(meta.metadataRoot, ['resources', resource.name, 'upstream-source']), owner: resource.name, built: false, mapKey: undefined,
       });
     }
     const optionsPath = meta.configMember === 'charmcraft.yaml' ? ['config', 'options'] : ['options'];
@@ -174,7 +176,7 @@ export async function scanCharm(file: string): Promise<CharmScan> {
       const line = lineAt(meta.configRoot, [...optionsPath, option.name, 'default']);
       for (const image of found.images) {
         const key = `${optionsPath.join('.')}.${option.name}.default${image.built === undefined ? '' : ` -> ${image.built}`}`;
-        images.push({ reference: image.reference, kind: 'option', member: meta.configMember, key, line, owner: option.name, mapKey: undefined });
+        images.push({ reference: image.reference, kind: 'option', member: meta.configMember, key, line, owner: option.name, built: image.built !== undefined, mapKey: undefined });
       }
       for (const hub of found.hubs) hubs.push({ option: option.name, hub });
     }
@@ -196,7 +198,7 @@ function wholeImage(value: string): boolean {
 }
 
 function dataImage(member: string, reference: string, key: string, line: number | undefined, mapKey: string | undefined): CharmImage {
-  return { reference, kind: 'data', member, key, line, owner: undefined, mapKey };
+  return { reference, kind: 'data', member, key, line, owner: undefined, built: false, mapKey };
 }
 
 function scanDataFile(member: string, text: string): CharmImage[] {

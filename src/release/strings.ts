@@ -27,6 +27,18 @@ export interface ImageShapeOptions {
   placeholder?: string | undefined;
 }
 
+/** A public registry by name (docker.io, quay.io, gcr.io, *.pkg.dev, ...). */
+export function isKnownRegistry(host: string): boolean {
+  const bare = host.replace(/:\d+$/, '');
+  return KNOWN_REGISTRIES.includes(bare) || KNOWN_REGISTRY_SUFFIXES.some((suffix) => bare.endsWith(suffix));
+}
+
+/** A host on this machine: 127.0.0.0/8, localhost, [::1]. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return bare === 'localhost' || bare === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(bare);
+}
+
 /**
  * Whether a registry host is one that images are pulled from, as opposed to a DNS name that merely
  * precedes a '/' (`serving.knative.dev/v1`, an API group).
