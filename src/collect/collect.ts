@@ -126,7 +126,7 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
 async function collectWith(options: CollectOptions, emit: CollectEventListener, plan: CollectPlan, workDir: string): Promise<CollectResult> {
   const { release, images: planned, warnings } = plan;
   const platforms = [...(options.platforms ?? []), ...(options.platforms?.length ? [] : release.platforms)].map(parsePlatform);
-  emit({ type: 'release', name: release.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length + plan.charms.length });
+  emit({ type: 'release', name: plan.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length + plan.charms.length });
   for (const message of warnings) emit({ type: 'warning', message });
   // Before any connection: a file named as a charm must be one, and from where the release is.
   await checkLocalCharms(release, { allowOutside: options.allowOutside === true });
@@ -215,7 +215,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
     const lock: Lock = {
       lockVersion: LOCK_VERSION,
       tool: TOOL_NAME,
-      name: release.name,
+      name: plan.name,
       version: release.version,
       placeholder: plan.generated?.placeholder ?? release.placeholder,
       platforms: platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')),

@@ -62,7 +62,7 @@ export async function listRelease(options: CollectPlanOptions): Promise<ReleaseL
     const plan = await planCollect(options, workDir);
     const { release } = plan;
     return {
-      name: release.name,
+      name: plan.name,
       version: release.version,
       images: plan.images.map((image) => ({
         reference: image.written,

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { AIRGAP_BUNDLE_FILE, DEFAULT_PLACEHOLDER, generateAirgapBundle } from '../release/airgap-bundle.ts';
 import { AIRGAP_MANIFEST_FILE, generateAirgapManifest } from '../release/airgap-manifest.ts';
 import { loadRelease, planImages, type Candidate, type PlannedImage, type Release } from '../release/index.ts';
@@ -37,6 +38,8 @@ export interface GeneratedFiles {
 
 export interface CollectPlan {
   release: Release;
+  /** The release's name: airgap.yaml's name:, a bundle's own name:, else the file's. */
+  name: string;
   /** One per path in the private registry. */
   images: PlannedImage[];
   charms: DownloadedCharm[];
@@ -102,18 +105,22 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
   const warnings = release.warnings.map(formatWarning);
 
   let generated: GeneratedFiles | undefined;
+  let name = release.name;
   if (charms.length > 0 && release.bundleFile !== undefined) {
     const placeholder = release.placeholder ?? DEFAULT_PLACEHOLDER;
-    const bundle = generateAirgapBundle({ file: release.bundleFile, text: await readFile(release.bundleFile, 'utf8'), charms, placeholder, ignore: release.ignore });
+    const text = await readFile(release.bundleFile, 'utf8');
+    const bundleName: unknown = release.kind === 'bundle' ? (parseYaml(text) as { name?: unknown } | null)?.name : undefined;
+    if (typeof bundleName === 'string' && bundleName !== '') name = bundleName;
+    const bundle = generateAirgapBundle({ file: release.bundleFile, text, charms, placeholder, ignore: release.ignore });
     warnings.push(...bundle.warnings);
     const manifestText = release.kind === 'airgap' ? await readFile(release.file, 'utf8') : undefined;
     generated = {
       bundle: { name: AIRGAP_BUNDLE_FILE, text: bundle.text },
-      manifest: { name: AIRGAP_MANIFEST_FILE, text: generateAirgapManifest(release, manifestText, placeholder) },
+      manifest: { name: AIRGAP_MANIFEST_FILE, text: generateAirgapManifest({ ...release, name }, manifestText, placeholder) },
       placeholder,
     };
   }
-  return { release, images, charms, generated, mirrors, warnings };
+  return { release, name, images, charms, generated, mirrors, warnings };
 }
 
 /** Where each planned image is pulled from, in order (mirrors first). */
