@@ -31,9 +31,14 @@ const BARE_NAME = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[
 /** Option strings are small; one that is not a map (or not YAML at all) simply has no hub map. */
 const MAX_PARSED_LENGTH = 256 * 1024;
 
+interface Keyed {
+  key: string;
+  value: string;
+}
+
 interface HubContext {
-  hub: { key: string; value: string } | undefined;
-  tag: { key: string; value: string } | undefined;
+  hub: Keyed | undefined;
+  tag: Keyed | undefined;
 }
 
 function scalarText(node: unknown): string | undefined {
@@ -49,52 +54,85 @@ function isHub(hub: string): boolean {
   return tryParseReference(`${hub}/x:1`) !== undefined && !hub.includes('@');
 }
 
-function walk(map: YAMLMap, inherited: HubContext, found: OptionImage[], hubs: Set<string>): void {
-  const context: HubContext = { ...inherited };
-  const names: { key: string; value: string }[] = [];
+interface Level {
+  hub: Keyed | undefined;
+  tag: Keyed | undefined;
+  names: Keyed[];
+  children: YAMLMap[];
+}
+
+function levelOf(map: YAMLMap): Level {
+  const level: Level = { hub: undefined, tag: undefined, names: [], children: [] };
   for (const pair of map.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
     if (key === undefined) continue;
+    if (isMap(pair.value)) level.children.push(pair.value);
     const text = scalarText(pair.value);
-    if (text !== undefined) {
-      if (HUB_KEY.test(key) && isHub(text)) context.hub = { key, value: text.replace(/\/+$/, '') };
-      else if (TAG_KEY.test(key) && text !== '') context.tag = { key, value: text };
-      else if (IMAGE_KEY.test(key) && BARE_NAME.test(text)) names.push({ key, value: text });
-    }
+    if (text === undefined) continue;
+    if (HUB_KEY.test(key) && isHub(text)) level.hub = { key, value: text.replace(/\/+$/, '') };
+    else if (TAG_KEY.test(key) && text !== '') level.tag = { key, value: text };
+    else if (IMAGE_KEY.test(key) && BARE_NAME.test(text)) level.names.push({ key, value: text });
   }
-  const { hub, tag } = context;
+  return level;
+}
+
+/** Every hub and tag of the map, at any depth: a document with exactly one of each (Helm's `global:`) lends them to all. */
+function collectAll(map: YAMLMap, hubs: Keyed[], tags: Keyed[]): void {
+  const level = levelOf(map);
+  if (level.hub !== undefined) hubs.push(level.hub);
+  if (level.tag !== undefined) tags.push(level.tag);
+  for (const child of level.children) collectAll(child, hubs, tags);
+}
+
+function walk(map: YAMLMap, inherited: HubContext, fallback: HubContext, found: OptionImage[], used: Set<string>): void {
+  const level = levelOf(map);
+  // The nearest hub and tag win: the map's own, then its ancestors', then the document's only ones.
+  const context: HubContext = { hub: level.hub ?? inherited.hub, tag: level.tag ?? inherited.tag };
+  const hub = context.hub ?? fallback.hub;
+  const tag = context.tag ?? fallback.tag;
   if (hub !== undefined && tag !== undefined) {
-    for (const name of names) {
+    for (const name of level.names) {
       const reference = `${hub.value}/${name.value}:${tag.value}`;
       if (tryParseReference(reference) === undefined) continue;
-      hubs.add(hub.value);
+      used.add(hub.value);
       found.push({ reference, built: `${hub.key} + ${name.key} + ${tag.key}` });
     }
   }
-  for (const pair of map.items) if (isMap(pair.value)) walk(pair.value, context, found, hubs);
+  for (const child of level.children) walk(child, context, fallback, found, used);
+}
+
+interface HubScan extends OptionScan {
+  /** Every value under a hub key: a registry prefix, never an image itself. */
+  hubValues: string[];
 }
 
 /** The images a hub + name + tag map in `text` builds, and the hubs it used. */
-export function hubImages(text: string): OptionScan {
-  const images: OptionImage[] = [];
-  const hubs = new Set<string>();
-  if (text.length > MAX_PARSED_LENGTH || !/hub/i.test(text)) return { images, hubs: [] };
+export function hubImages(text: string): HubScan {
+  const none: HubScan = { images: [], hubs: [], hubValues: [] };
+  if (text.length > MAX_PARSED_LENGTH || !/hub/i.test(text)) return none;
   let contents: unknown;
   try {
     const doc = parseDocument(text, { uniqueKeys: false });
-    if (doc.errors.length > 0) return { images, hubs: [] };
+    if (doc.errors.length > 0) return none;
     contents = doc.contents;
   } catch {
-    return { images, hubs: [] };
+    return none;
   }
-  if (isMap(contents)) walk(contents, { hub: undefined, tag: undefined }, images, hubs);
-  return { images, hubs: [...hubs] };
+  if (!isMap(contents)) return none;
+  const hubs: Keyed[] = [];
+  const tags: Keyed[] = [];
+  collectAll(contents, hubs, tags);
+  const fallback: HubContext = { hub: hubs.length === 1 ? hubs[0] : undefined, tag: tags.length === 1 ? tags[0] : undefined };
+  const images: OptionImage[] = [];
+  const used = new Set<string>();
+  walk(contents, { hub: undefined, tag: undefined }, fallback, images, used);
+  return { images, hubs: [...used], hubValues: hubs.map((h) => h.value) };
 }
 
 /** Every image an option value names or builds, in order; a hub value is not itself an image. */
 export function findOptionImages(text: string, options: ImageShapeOptions = {}): OptionScan {
   const built = hubImages(text);
-  const hubs = new Set(built.hubs);
+  const hubs = new Set(built.hubValues);
   const written = findImageReferences(text, options)
     .filter((reference) => !hubs.has(reference))
     .map((reference): OptionImage => ({ reference, built: undefined }));
