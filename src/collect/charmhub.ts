@@ -11,7 +11,7 @@ import { AirgapError, messageOf } from '../errors.ts';
 import { scanCharm, type CharmScan } from '../charm/scan.ts';
 import { Juju, JujuCommandError, JujuNotFoundError } from '../deploy/juju.ts';
 import type { CharmhubCharm } from '../release/index.ts';
-import { settleConcurrently } from '../util/concurrency.ts';
+import { fulfilledOrThrow, settleConcurrently } from '../util/concurrency.ts';
 
 export interface DownloadedCharm {
   /** The applications of the bundle deploying it (mysql-k8s serves katib-db and kfp-db). */
@@ -124,15 +124,7 @@ export async function downloadCharms(charms: readonly CharmhubCharm[], options: 
     options.onDownloaded?.(downloaded);
     return downloaded;
   }, options.signal);
-  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) {
-    throw new AirgapError(`${failures.length} of ${all.length} charms could not be downloaded:\n  ${failures.map(messageOf).join('\n  ')}`, {
-      cause: failures[0],
-      ...(failures[0] instanceof AirgapError && failures[0].hint !== undefined ? { hint: failures[0].hint } : {}),
-    });
-  }
-  const downloaded = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const downloaded = fulfilledOrThrow(settled, 'charms could not be downloaded', 'check the charm names and channels in the bundle, then re-run');
   // Two channels can hold one revision: the same file, downloaded twice, must be the same bytes.
   const byFile = new Map<string, DownloadedCharm>();
   for (const d of downloaded) {

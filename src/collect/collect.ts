@@ -13,7 +13,7 @@ import { parseReference } from '../reference.ts';
 import type { PlannedImage } from '../release/index.ts';
 import { registryClientFor, type RegistryClient, type RegistryHost } from '../store/registry/client.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
-import { settleConcurrently } from '../util/concurrency.ts';
+import { fulfilledOrThrow, settleConcurrently } from '../util/concurrency.ts';
 import { TOOL_NAME } from '../version.ts';
 import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
@@ -152,15 +152,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
         throw err;
       }
     }, options.signal);
-    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) {
-      throw new AirgapError(`${failures.length} of ${planned.length} images could not be resolved:\n  ${failures.map(messageOf).join('\n  ')}`, {
-        cause: failures[0],
-        hint: (failures[0] as { hint?: string }).hint ?? 'fix the references or the registry access, then re-run',
-      });
-    }
-    const images = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const images = fulfilledOrThrow(settled, 'images could not be resolved', 'fix the references or the registry access, then re-run');
 
     const uniqueBlobBytes = countUniqueBytes(images);
     const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
