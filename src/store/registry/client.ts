@@ -150,7 +150,7 @@ export class RegistryHost {
     // Token realms are often another host (auth.docker.io): they get that host's own trust and pool.
     const tokenRequest: TokenRequest = async (url, init) => {
       const res = await this.#retrying.send({
-        method: init.method as Dispatcher.HttpMethod, url: new URL(url), headers: init.headers,
+        method: init.method as Dispatcher.HttpMethod, url: new URL(url), headers: init.headers, via: new URL(this.baseUrl),
         ...(init.body === undefined ? {} : { body: init.body }), what: `token for ${host}`,
       });
       return { status: res.statusCode, headers: res.headers, text: () => res.body.text() };
@@ -407,7 +407,7 @@ export class RegistryHost {
       }
       const target = new URL(location, from);
       // Storage and CDNs get no Authorization and no registry credentials: only the Range asked for.
-      res = await this.#transport.request({ method: 'GET', url: target, headers, what: `${what}: blob ${digest} from ${target.host} (where ${this.host} redirected)`, once: true });
+      res = await this.#transport.request({ method: 'GET', url: target, headers, what: `${what}: blob ${digest} from ${target.host} (where ${this.host} redirected)`, once: true, via: from });
       from = target;
     }
     if (res.statusCode === 404) {

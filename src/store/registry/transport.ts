@@ -93,6 +93,8 @@ export interface HttpRequest {
   what: string;
   /** Sent at most once whatever its body: the caller resumes it itself (upload chunks, blob downloads). */
   once?: boolean;
+  /** The URL that named this one (a redirect's, a token realm's registry): plain HTTP may follow plain HTTP, never HTTPS. */
+  via?: URL;
 }
 
 export type HttpResponse = Dispatcher.ResponseData;
@@ -122,7 +124,8 @@ function hostMatches(patterns: readonly string[], host: string): boolean {
 /**
  * Every host one command talks to (registries, token realms, blob storage behind redirects), each with
  * its own pool made on first use. Throws TlsError for a failed handshake and for plain HTTP to a host not
- * named by --plain-http (a redirect from HTTPS must not downgrade by itself); other connection failures are
+ * named by --plain-http unless a plain-HTTP URL led there (a redirect from HTTPS must not downgrade by
+ * itself); other connection failures are
  * thrown as they come, for the retry layer to judge.
  */
 export class Transport {
@@ -167,8 +170,9 @@ export class Transport {
 
   async request(req: HttpRequest): Promise<HttpResponse> {
     const host = req.url.host;
-    if (req.url.protocol === 'http:' && !this.isPlainHttp(host)) {
-      throw new TlsError(`${req.what}: refusing to send it over plain HTTP to ${host}, which --plain-http does not name`, {
+    if (req.url.protocol === 'http:' && !this.isPlainHttp(host) && req.via?.protocol !== 'http:') {
+      const from = req.via === undefined ? '' : ` (${req.via.host} sent it there)`;
+      throw new TlsError(`${req.what}: refusing plain HTTP to ${host}${from}: --plain-http does not name it, and HTTPS is not given up by a redirect`, {
         hint: `if ${host} really speaks only plain HTTP, pass --plain-http ${host}`,
       });
     }
