@@ -6,7 +6,7 @@
  * with the same Attempts, so the policy is the same wherever a registry fails.
  */
 import { Readable } from 'node:stream';
-import { AirgapError, RegistryError, StorageFullError, messageOf } from '../../errors.ts';
+import { AirgapError, RegistryError, StorageFullError, TlsError, messageOf } from '../../errors.ts';
 import { headerValue, type HttpRequest, type HttpResponse, type Transport } from './transport.ts';
 
 export interface RetryPolicy {
@@ -85,8 +85,9 @@ export class BusyStatus extends Error {
 /** Worth another try: a dropped connection, a "not now" status, a registry error with a retryable status. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof BusyStatus) return true;
-  if (err instanceof StorageFullError) return false;
-  if (err instanceof RegistryError) return err.status !== undefined && isRetryableStatus(err.status);
+  if (err instanceof StorageFullError || err instanceof TlsError) return false;
+  // A connection that broke is a RegistryError once it has a name (send below): its cause says whether to try again.
+  if (err instanceof RegistryError) return err.status === undefined ? isRetryableNetworkError(err.cause) : isRetryableStatus(err.status);
   if (err instanceof AirgapError) return false;
   return isRetryableNetworkError(err);
 }

@@ -190,7 +190,8 @@ export class UploadSession {
     if (res.statusCode !== 204 && res.statusCode !== 200 && res.statusCode !== 202) throw await this.#sender.errorFrom(res, this.#what);
     await res.body.dump();
     const match = /^(?:bytes=)?0-(\d+)$/.exec(headerValue(res.headers, 'range') ?? '');
-    const received = match?.[1] === undefined ? 0 : Number(match[1]) + 1;
+    // "0-0" is what docker-registry reports for an empty upload (its end is never below 0): nothing received.
+    const received = match?.[1] === undefined || match[1] === '0' ? 0 : Number(match[1]) + 1;
     const next = headerValue(res.headers, 'location');
     return { received, location: next === undefined ? this.#location : new URL(next, this.#location).href };
   }
