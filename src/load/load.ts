@@ -3,7 +3,7 @@ import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { ArchiveCopy, CORRUPT_HINT } from './copy.ts';
 import type { LoadEventListener } from './events.ts';
-import { openLoadSource, unpackCharms, writeImagesMap } from './preamble.ts';
+import { openLoadSource, unpackCharms, verifyCharmsFile, writeImagesMap } from './preamble.ts';
 import { RegistryDestination } from './registry-destination.ts';
 import { registryLocation } from './target.ts';
 
@@ -64,6 +64,7 @@ export interface LoadResult {
 export async function load(options: LoadOptions): Promise<LoadResult> {
   const emit: LoadEventListener = options.onEvent ?? (() => {});
   const source = await openLoadSource(options.source, { noLock: options.noLock });
+  await verifyCharmsFile(source, options.signal);
   const warnings: string[] = [];
   if (source.lock === undefined) {
     warnings.push(NO_LOCK_WARNING);

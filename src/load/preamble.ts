@@ -79,16 +79,22 @@ export function checkArchiveDigest(lock: Lock | undefined, archive: string, key:
  * The archive's sha256 against the lock, in a pass of its own: for a destination that takes the archive
  * whole (the Docker Engine), which must not see an archive the lock does not vouch for.
  */
-export async function verifyArchiveFile(source: LoadSource, nothingDone: string, signal?: AbortSignal): Promise<void> {
-  if (source.lock?.archives[IMAGES_ARCHIVE] === undefined) return;
+export async function verifyArchiveFile(source: LoadSource, nothingDone: string, signal?: AbortSignal, key: string = IMAGES_ARCHIVE): Promise<void> {
+  const file = key === IMAGES_ARCHIVE ? source.archive : join(source.dir, key);
+  if (source.lock?.archives[key] === undefined || !existsSync(file)) return;
   const hashing = new VerifyingStream();
   try {
-    await pipeline(createReadStream(source.archive, { highWaterMark: 1024 * 1024, ...(signal === undefined ? {} : { signal }) }), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024, ...(signal === undefined ? {} : { signal }) }), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
   } catch (err: unknown) {
     signal?.throwIfAborted();
-    throw new ArchiveError(`cannot read ${source.archive}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new ArchiveError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
-  checkArchiveDigest(source.lock, source.archive, IMAGES_ARCHIVE, hashing.hasher.digest(), nothingDone);
+  checkArchiveDigest(source.lock, file, key, hashing.hasher.digest(), nothingDone);
+}
+
+/** charms.tar.gz is small: proven the lock's before any image is sent, so a bad one stops the load before it starts. */
+export function verifyCharmsFile(source: LoadSource, signal?: AbortSignal): Promise<void> {
+  return verifyArchiveFile(source, 'nothing was pushed, tagged or unpacked', signal, CHARMS_ARCHIVE);
 }
 
 /**

@@ -54,6 +54,10 @@ export class RegistryDestination {
   /** Upload sessions opened ahead, by blob digest, and the blobs still waiting for one, in archive order. */
   readonly #sessions = new Map<string, Promise<UploadSession>>();
   readonly #sessionQueue: NeededBlob[] = [];
+  /** Blobs whose session was taken by an upload (which then closes it itself). */
+  readonly #sessionUsed = new Set<string>();
+  /** Set once the copy is over: no session is opened ahead after that. */
+  #closed = false;
   /** (digest, repository) pairs a mount could not serve: they need the bytes again (a second read). */
   readonly unmounted = new Set<string>();
 
@@ -106,18 +110,20 @@ export class RegistryDestination {
       const check = this.#work.run(() => this.#host.hasBlob(first, blob.digest, blob.what));
       check.catch(() => {});
       this.#checks.set(blob.digest, check);
-      void check.then((present) => {
+      // Tracked, so that settling waits for it (and for the session it may open) before cancelling leftovers.
+      this.#work.track(check.then((present) => {
         if (!present) {
           this.#sessionQueue.push(blob);
           this.#openAhead();
         }
-      }, () => {});
+      }));
     }
   }
 
   #openAhead(): void {
+    if (this.#closed) return;
     let unused = 0;
-    for (const digest of this.#sessions.keys()) if (!this.#present.has(digest)) unused++;
+    for (const digest of this.#sessions.keys()) if (!this.#sessionUsed.has(digest)) unused++;
     while (unused < this.#concurrency && this.#sessionQueue.length > 0) {
       const blob = this.#sessionQueue.shift() as NeededBlob;
       if (this.#sessions.has(blob.digest) || this.#present.has(blob.digest)) continue;
@@ -184,6 +190,7 @@ export class RegistryDestination {
       session = this.#work.run(() => this.#host.startUpload(first, blob.what));
       this.#sessions.set(blob.digest, session);
     }
+    this.#sessionUsed.add(blob.digest);
     const opened = await session;
     this.#mark(blob.digest, first);
     this.#openAhead();
@@ -230,8 +237,9 @@ export class RegistryDestination {
   }
 
   async cancelUnused(): Promise<void> {
+    this.#closed = true;
     this.#sessionQueue.length = 0;
-    const unused = [...this.#sessions.entries()].filter(([digest]) => !this.#present.has(digest));
+    const unused = [...this.#sessions.entries()].filter(([digest]) => !this.#sessionUsed.has(digest));
     for (const [digest] of unused) this.#sessions.delete(digest);
     await Promise.all(unused.map(async ([, session]) => {
       try {

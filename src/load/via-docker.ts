@@ -13,7 +13,7 @@ import { lookupCredentials, type Credentials } from '../store/registry/credentia
 import { settleConcurrently } from '../util/concurrency.ts';
 import type { LoadEventListener } from './events.ts';
 import { NO_LOCK_WARNING } from './load.ts';
-import { IMAGES_MAP_FILE, checkNotEmpty, openLoadSource, unpackCharms, verifyArchiveFile, writeImagesMap } from './preamble.ts';
+import { IMAGES_MAP_FILE, checkNotEmpty, openLoadSource, unpackCharms, verifyArchiveFile, verifyCharmsFile, writeImagesMap } from './preamble.ts';
 import { registryLocation, targetOf, type RegistryLocation } from './target.ts';
 
 export const VIA_DOCKER_WARNING =
@@ -170,6 +170,7 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
   const env = options.env ?? process.env;
   const source = await openLoadSource(options.source, { noLock: options.noLock });
   const { archive, lock } = source;
+  await verifyCharmsFile(source, options.signal);
   const location = registryLocation(options.registry);
   const daemon = await connectDaemon(env);
   emit({ type: 'daemon', host: daemon.host, version: daemon.version });

@@ -126,9 +126,14 @@ export class UploadSession {
       const final = chunkStart + length === descriptor.size;
       const pieces: Buffer[] = [];
       const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const sending = this.#chunk(descriptor, chunkStart, length, final, body, 0);
+      let answered = false;
+      const sending = this.#chunk(descriptor, chunkStart, length, final, body, 0).finally(() => {
+        answered = true;
+      });
       // Its outcome is read below, after the chunk is fully read; a failure must not go unhandled meanwhile.
       sending.catch(() => {});
+      // A registry that answers before it has read the body (an error) reads no more: stop writing, keep reading.
+      const settled = sending.then(() => {}, () => {});
       let problem: unknown;
       try {
         let read = 0;
@@ -138,7 +143,7 @@ export class UploadSession {
           hasher.update(piece);
           pieces.push(piece);
           read += piece.length;
-          if (!body.destroyed && !body.write(piece)) await drained(body);
+          if (!answered && !body.destroyed && !body.write(piece)) await Promise.race([drained(body), settled]);
         }
         if (final) {
           const extra = await reader.next(1);
