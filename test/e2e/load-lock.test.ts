@@ -11,6 +11,7 @@ import { demoImageSet, pushTestImages, type PushedImage } from '../support/image
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { corruptLastLayer } from '../support/archive.ts';
 import { uncancelledSessions } from '../support/upload-sessions.ts';
 import type { Lock } from '../../src/lock.ts';
 
@@ -140,16 +141,7 @@ describe('load holds the archive to its lock', () => {
 
   it('a corrupt layer: the failed upload is cancelled, nothing tagged, no upload left in the registry', async () => {
     const dir = await copyOf(small, 'corrupt');
-    const work = join(dir, 'x');
-    await mkdir(work);
-    await run('tar', ['-xzf', join(dir, 'images.tar.gz'), '-C', work]);
-    const listing = (await run('tar', ['-tzf', join(dir, 'images.tar.gz')])).stdout.toString().trim().split('\n');
-    const layer = listing[listing.length - 1] ?? '';
-    const bytes = await readFile(join(work, layer));
-    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
-    await writeFile(join(work, layer), bytes);
-    await run('tar', ['-czf', join(dir, 'images.tar.gz'), '-C', work, ...listing]);
-    await rm(work, { recursive: true });
+    await corruptLastLayer(dir);
     const line = await failing(dir, [dir], 'corrupt');
     expect(line).toMatch(/content digest is sha256:[a-f0-9]{64}, expected sha256:[a-f0-9]{64}/);
     expect((await uncancelledSessions(registry)).open).toEqual([]);

@@ -11,6 +11,7 @@ import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { corruptLastLayer } from '../support/archive.ts';
 import type { Lock } from '../../src/lock.ts';
 
 const PLACEHOLDER = '172.17.0.2:5000';
@@ -191,16 +192,7 @@ describe('airgap load refuses bad input with one clear line and tags nothing inc
 
   it('a corrupted layer: names the blob and the image, tags nothing of it', async () => {
     const line = await failingLoad('corrupt', async (dir) => {
-      // Unpack, flip a byte in the biggest layer, repack with the same order.
-      const work = join(dir, 'x');
-      await mkdir(work);
-      await run('tar', ['-xzf', join(dir, 'images.tar.gz'), '-C', work]);
-      const listing = (await run('tar', ['-tzf', join(dir, 'images.tar.gz')])).stdout.toString().trim().split('\n');
-      const layer = listing[listing.length - 1] ?? '';
-      const bytes = await readFile(join(work, layer));
-      bytes[100] = (bytes[100] ?? 0) ^ 0xff;
-      await writeFile(join(work, layer), bytes);
-      await run('tar', ['-czf', join(dir, 'images.tar.gz'), '-C', work, ...listing]);
+      await corruptLastLayer(dir);
     }, () => ['--registry', `${registry.host}/corrupt`, '--plain-http', registry.host]);
     expect(line).toMatch(/sha256:[a-f0-9]{64}/);
     expect(line).toMatch(/image airgap-test\//);
