@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { readArchive } from '../archive/read-archive.ts';
-import { AirgapError, ArchiveError } from '../errors.ts';
+import { AirgapError, ArchiveError, DigestMismatchError } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, type Lock } from '../lock.ts';
 import { VerifyingStream } from '../oci/digest.ts';
@@ -42,6 +42,11 @@ export async function extractCharms(archive: string, dir: string, lock: Lock | u
       try {
         await pipeline(member.stream, verifying, file.stream());
       } catch (err: unknown) {
+        if (err instanceof DigestMismatchError && locked !== undefined) {
+          const kind = lock?.tools?.some((t) => t.file === name) === true ? 'the airgap executable' : 'charm';
+          const actual = err.actual.replace(/^sha256:/, '');
+          throw new DigestMismatchError(`${archive}: ${kind} ${name} has sha256 ${actual}, the lock says ${locked.sha256}`, locked.sha256, actual, { hint: SAME_COLLECT });
+        }
         if (err instanceof AirgapError) throw err;
         const code = (err as NodeJS.ErrnoException).code;
         throw new AirgapError(`cannot write ${join(dir, name)} from ${archive}: ${code ?? String(err)}`, { cause: err, hint: 'check that the charms directory is writable and has room' });
