@@ -4,13 +4,14 @@ import { join, relative, resolve } from 'node:path';
 import { layoutEntries, type BlobOpener } from '../archive/image-layout.ts';
 import { perImageEntries } from '../archive/per-image.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
-import { AirgapError, messageOf } from '../errors.ts';
+import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import { loadRelease, planImages, type PlannedImage, type Release } from '../release/index.ts';
 import { registryClientFor, type RegistryClient } from '../store/registry/client.ts';
+import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
 import { TOOL_NAME } from '../version.ts';
@@ -34,6 +35,8 @@ export interface CollectOptions {
   certsDirs?: readonly string[];
   plainHttp?: readonly string[];
   dockerConfigPath?: string;
+  /** --username/--password-stdin: for the one registry the release pulls from (others: docker login). */
+  credentials?: Credentials;
   perImage?: boolean;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
@@ -69,6 +72,18 @@ function toResolve(planned: PlannedImage): ImageToResolve {
     path: planned.path,
     mentionedAt: mentionText(planned),
   };
+}
+
+/** Credentials from the command line go to one registry only: the one every image comes from. */
+function credentialsHost(planned: readonly PlannedImage[], credentials: Credentials | undefined): { host?: string; credentials?: Credentials } {
+  if (credentials === undefined) return {};
+  const hosts = [...new Set(planned.map((p) => toResolve(p).registry))];
+  if (hosts.length !== 1) {
+    throw new UsageError(`--username is for one registry, and this release pulls from ${hosts.length === 0 ? 'none' : hosts.join(', ')}`, {
+      hint: 'run docker login for each registry that wants credentials, and drop --username',
+    });
+  }
+  return { host: hosts[0] as string, credentials };
 }
 
 /** Several written references (a placeholder one and an upstream one) can name one image: keep it once. */
@@ -109,7 +124,7 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
 
   const outputDir = resolve(options.outputDir);
   await mkdir(outputDir, { recursive: true });
-  const client = registryClientFor(options, { connectionsPerHost: Math.max(2, options.concurrency ?? 4) });
+  const client = registryClientFor(options, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(planned, options.credentials) });
   try {
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
@@ -276,7 +291,7 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
 async function* streamWithProgress(client: RegistryClient, image: ResolvedImage, blob: { digest: string; size: number; mediaType: string }, emit: CollectEventListener): AsyncIterable<Buffer> {
   const what = `image ${image.written} layer ${blob.digest}`;
   let pending = 0;
-  for await (const chunk of client.host(image.registry).blob(image.repository, blob, what)) {
+  for await (const chunk of client.host(image.registry).getBlob(image.repository, blob, what)) {
     pending += chunk.length;
     // Reporting every 64 KiB chunk would cost more than the copy; a few events per MB is plenty.
     if (pending >= 4 * 1024 * 1024) {

@@ -6,6 +6,7 @@ import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, 
 import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import { credentialsFromFlags } from './credentials.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
@@ -17,6 +18,8 @@ export interface CollectCommandOptions {
   perImage: boolean;
   includeTool?: boolean;
   toolPlatform?: string[];
+  username?: string;
+  passwordStdin?: boolean;
   json: boolean;
 }
 
@@ -47,6 +50,7 @@ export function toolLocation(platforms: readonly string[]): IncludeToolOptions {
 
 /** `airgap collect [RELEASE]`: options in, one library call, progress and a summary out. */
 export async function collectCommand(release: string | undefined, options: CollectCommandOptions, io: CommandIo): Promise<void> {
+  const credentials = await credentialsFromFlags(options, io);
   const warnings: string[] = [];
   let renderer: CollectRenderer | undefined;
   // Off a terminal, progress lines go to stdout so that stderr holds only warnings and the failure line.
@@ -63,6 +67,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       concurrency: options.concurrency,
       caFiles: options.caFile,
       plainHttp: options.plainHttp,
+      ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
       ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
       signal: io.signal,
