@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --size-mb N --rounds N --only collect|load|serve --no-build --cli PATH]`: `airgap collect` and
+ * `npm run bench [-- --size-mb N --rounds N --only collect|load|serve|wan --no-build --cli PATH]`: `airgap collect` and
  * `airgap load` against their peer, skopeo, and `airgap serve` against docker-registry, on a Charmed-Kubeflow-shaped
  * release served by a real docker-registry on loopback.
  *
@@ -10,7 +10,9 @@
  *   load:    airgap load of that images.tar.gz (and its re-run) against skopeo copy x N from that OCI layout,
  *            each sample into a fresh, empty HTTPS docker-registry;
  *   serve:   skopeo copy --all of every image out of `airgap serve images.tar.gz` against out of docker-registry
- *            (scripts/bench/serve.ts), 4 at a time and one at a time.
+ *            (scripts/bench/serve.ts), 4 at a time and one at a time;
+ *   wan:     the load part over a 40 ms round trip (a delay proxy on loopback; scripts/bench/wan.ts): run it on
+ *            the 40 MB release, `npm run bench -- --only wan --size-mb 40`.
  * Each part prints the medians, every sample, throughput, ratios and our peak RSS, and writes
  * .bench/collect.json, .bench/load.json or .bench/serve.json. Environment: BENCH_SIZE_MB, BENCH_ROUNDS.
  */
@@ -28,13 +30,14 @@ import { benchCollect, collectOnce } from './bench/collect.ts';
 import type { BenchContext } from './bench/collect.ts';
 import { benchLoad } from './bench/load.ts';
 import { benchServe } from './bench/serve.ts';
+import { benchWan } from './bench/wan.ts';
 import { killChildrenOnExit } from './bench/measure.ts';
 import { benchRelease } from './bench/release.ts';
 import { fmtMB, fmtS, say } from './bench/report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-const PARTS = ['collect', 'load', 'serve'] as const;
+const PARTS = ['collect', 'load', 'serve', 'wan'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -70,8 +73,8 @@ function config(): Config {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --size-mb N (default 200) --rounds N (default 3) --only collect|load|serve --no-build --cli PATH]\n' +
-      '       --only: run one part (default all three; load or serve alone first makes its inputs with one untimed collect of each side)\n' +
+    process.stdout.write('usage: npm run bench [-- --size-mb N (default 200) --rounds N (default 3) --only collect|load|serve|wan --no-build --cli PATH]\n' +
+      '       --only: run one part (default all four; load or serve alone first makes its inputs with one untimed collect of each side)\n' +
       '       --cli: bench another build\'s bin/airgap.js (e.g. of another checkout), not built here\n' +
       '       (or BENCH_SIZE_MB, BENCH_ROUNDS in the environment)\n');
     process.exit(0);
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
     const collected = cfg.parts.includes('collect') ? await benchCollect(ctx) : await collectOnce(ctx);
     if (cfg.parts.includes('load')) await benchLoad(ctx, collected);
     if (cfg.parts.includes('serve')) await benchServe(ctx, collected);
+    if (cfg.parts.includes('wan')) await benchWan(ctx, collected);
   } finally {
     await source?.stop();
     await work?.remove();

@@ -6,6 +6,7 @@ import { deployCommand } from './commands/deploy.ts';
 import { checkCommand } from './commands/check.ts';
 import { serveCommand } from './commands/serve.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
+import { parseByteSize } from './cli/byte-size.ts';
 import { CancelledError, UsageError } from './errors.ts';
 import { VERSION_TEXT } from './version.ts';
 
@@ -74,6 +75,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--charmhub-url <url>', 'the Charmhub a stock bundle\'s charms are downloaded from (passed to juju download)')
     .option('--juju <path>', 'the juju executable that downloads a stock bundle\'s charms (default: juju on PATH)')
     .option('--allow-outside', 'pack local charm files from outside the release\'s directory too', false)
+    .option('--username <user>', 'user for the registry the release pulls from (with --password-stdin); otherwise ~/.docker/config.json')
+    .option('--password-stdin', 'read that registry\'s password from standard input', false)
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (release: string, options: Parameters<typeof collectCommand>[1]) => {
       await collectCommand(release, options, io);
@@ -91,6 +94,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('-j, --concurrency <n>', 'registry requests at once').argParser(positiveInteger).default(4))
     .addOption(new Option('--via <path>', 'push through the registry API, or through the local Docker Engine').choices(['registry', 'docker']).default('registry'))
     .option('--charms-dir <dir>', 'where charms.tar.gz is unpacked when it is beside the images', './charms')
+    .option('--no-lock', 'load an archive that has no airgap-lock.json beside it (only blob digests are then checked)')
+    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 32MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (source: string, options: Parameters<typeof loadCommand>[1]) => {
       await loadCommand(source, options, io);

@@ -53,6 +53,9 @@ export class RegistryError extends AirgapError {
 /** The registry does not have the manifest, tag or blob asked for. */
 export class NotFoundError extends RegistryError {}
 
+/** The registry's storage is full: retrying will not help until someone frees space there. */
+export class StorageFullError extends RegistryError {}
+
 /** Credentials missing or refused. */
 export class AuthenticationError extends RegistryError {}
 

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { createHash } from 'node:crypto';
-import { ArchiveError, messageOf } from '../errors.ts';
+import { AirgapError, ArchiveError, messageOf } from '../errors.ts';
+import { VerifyingStream } from '../oci/digest.ts';
 
 /**
  * One member of an archive, handed over in order. The handler reads `stream` to the end or not at all:
@@ -30,15 +30,6 @@ export interface ReadResult {
   size: number;
 }
 
-class Counter extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-}
 
 /** Whether a file starts with the gzip magic bytes. */
 export async function isGzip(path: string): Promise<boolean> {
@@ -87,8 +78,14 @@ export async function readArchive(
   handler: MemberHandler,
   options: { signal?: AbortSignal; describeMember?: (name: string) => string } = {},
 ): Promise<ReadResult> {
-  const gzip = await isGzip(path);
-  const counter = new Counter();
+  let gzip: boolean;
+  try {
+    gzip = await isGzip(path);
+  } catch (err: unknown) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ArchiveError(`cannot read ${path}: ${code ?? messageOf(err)}`, { cause: err, hint: 'give the archive file itself, readable by this user' });
+  }
+  const counter = new VerifyingStream();
   const file = createReadStream(path, { highWaterMark: 1024 * 1024, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
   let current = '';
@@ -110,12 +107,15 @@ export async function readArchive(
     const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
     const message = messageOf(err);
     if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end|premature|truncated|Unexpected end of data/i.test(message)) {
-      throw new ArchiveError(`${path} is truncated or corrupt at byte ${counter.bytes}${current === '' ? '' : ` (while reading ${options.describeMember?.(current) ?? current})`}: ${message}`, {
+      throw new ArchiveError(`${path} is truncated or corrupt at byte ${counter.bytesSeen}${current === '' ? '' : ` (while reading ${options.describeMember?.(current) ?? current})`}: ${message}`, {
         cause: err,
         hint: 'copy the archive across again and compare its sha256 with airgap-lock.json',
       });
     }
-    throw err;
+    if (err instanceof AirgapError) throw err;
+    // A tar that is not one (Invalid tar header), or a file that cannot be read (EISDIR, EACCES): name the file.
+    const what = typeof code === 'string' && code.startsWith('E') ? `cannot read ${path}: ${code}` : `${path} is not a readable tar archive${current === '' ? '' : ` (at ${options.describeMember?.(current) ?? current})`}: ${message}`;
+    throw new ArchiveError(what, { cause: err, hint: 'give the archive airgap collect wrote, copied across whole (compare its sha256 with airgap-lock.json)' });
   }
-  return { sha256: `sha256:${counter.hash.digest('hex')}`, size: counter.bytes };
+  return { sha256: counter.hasher.digest(), size: counter.hasher.bytes };
 }

@@ -4,16 +4,14 @@
  * registry's, the credentials are accepted, a push goes through — each with its fix. A step that fails
  * ends the list: the later ones would only fail for the same reason.
  */
-import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { request } from 'undici';
 import { AuthenticationError, RegistryError, messageOf } from '../errors.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { parseRegistryLocation } from '../reference.ts';
 import { registryClientFor, type RegistryHost } from '../store/registry/client.ts';
 import { lookupCredentials, type Credentials } from '../store/registry/credentials.ts';
 import { trustFor, type TlsTrust } from '../store/registry/tls.ts';
-import { pushBlob } from '../store/registry/upload.ts';
 import { probeTcp, probeTls } from './tls-probe.ts';
 import { result, type CheckResult } from './types.ts';
 
@@ -154,11 +152,7 @@ async function checkCredentials(registry: RegistryHost, credentials: Credentials
   let anonymous: number;
   let apiVersion: string | undefined;
   try {
-    const res = await request(`${registry.baseUrl}/v2/`, { method: 'GET', dispatcher: await registry.dispatcher(), headers: { 'user-agent': 'airgap/check' } });
-    await res.body.dump();
-    anonymous = res.statusCode;
-    const header = res.headers['docker-distribution-api-version'];
-    apiVersion = Array.isArray(header) ? header[0] : header;
+    ({ status: anonymous, apiVersion } = await registry.ping({ anonymous: true }));
   } catch (err: unknown) {
     add('fail', 'registry API', `GET ${registry.baseUrl}/v2/ failed: ${messageOf(err)}`, 'check the registry and any proxy between here and it (HTTPS_PROXY, NO_PROXY)');
     return false;
@@ -176,10 +170,9 @@ async function checkCredentials(registry: RegistryHost, credentials: Credentials
     return false;
   }
   try {
-    const res = await registry.send('GET', '/v2/', { repository: undefined, actions: 'pull', what: 'credentials check' });
-    await res.body.dump();
-    if (res.statusCode !== 200) {
-      add('fail', 'credentials', `GET /v2/ with ${describeCredentials(credentials, given)} answered ${res.statusCode}`);
+    const { status } = await registry.ping({ anonymous: false });
+    if (status !== 200) {
+      add('fail', 'credentials', `GET /v2/ with ${describeCredentials(credentials, given)} answered ${status}`);
       return false;
     }
   } catch (err: unknown) {
@@ -195,9 +188,9 @@ async function checkCredentials(registry: RegistryHost, credentials: Credentials
 }
 
 async function checkPush(registry: RegistryHost, repository: string, add: Add): Promise<void> {
-  const digest = `sha256:${createHash('sha256').update(TEST_BLOB).digest('hex')}`;
+  const digest = sha256Digest(TEST_BLOB);
   try {
-    await pushBlob(registry, repository, { mediaType: 'application/octet-stream', digest, size: TEST_BLOB.length }, [TEST_BLOB], 'push check');
+    await registry.putBlob(repository, { mediaType: 'application/octet-stream', digest, size: TEST_BLOB.length }, [TEST_BLOB], { what: 'push check' });
   } catch (err: unknown) {
     const status = err instanceof RegistryError ? err.status : undefined;
     if (err instanceof AuthenticationError || status === 401 || status === 403) {
@@ -208,13 +201,16 @@ async function checkPush(registry: RegistryHost, repository: string, add: Add): 
     return;
   }
   try {
-    const res = await registry.send('DELETE', `/v2/${repository}/blobs/${digest}`, { repository, actions: 'pull,push', extraScopes: [`repository:${repository}:delete`], what: 'push check clean-up' });
-    await res.body.dump();
-    if (res.statusCode === 202 || res.statusCode === 200) {
+    const status = await registry.deleteBlob(repository, digest, 'push check clean-up');
+    if (status === 202 || status === 200) {
       add('ok', 'push', `allowed: a 1-byte test blob was uploaded to ${repository} and deleted`);
       return;
     }
-    add('warn', 'push', `allowed, but the 1-byte test blob ${digest} could not be deleted from ${repository} (${res.statusCode}) and was left there`, 'harmless: the registry\'s garbage collection removes it');
+    if (status === 405) {
+      add('warn', 'push', `allowed, but the 1-byte test blob ${digest} was left in ${repository}: the registry has deletes disabled`, 'harmless: the registry\'s garbage collection removes it');
+      return;
+    }
+    add('warn', 'push', `allowed, but the 1-byte test blob ${digest} could not be deleted from ${repository} (${status}) and was left there`, 'harmless: the registry\'s garbage collection removes it');
   } catch (err: unknown) {
     const status = err instanceof RegistryError ? err.status : undefined;
     const why = status === 405 ? 'the registry has deletes disabled' : messageOf(err);

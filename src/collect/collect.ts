@@ -5,13 +5,14 @@ import { join, relative, resolve } from 'node:path';
 import { layoutEntries, type BlobOpener } from '../archive/image-layout.ts';
 import { perImageEntries } from '../archive/per-image.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
-import { AirgapError, messageOf } from '../errors.ts';
+import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import type { PlannedImage } from '../release/index.ts';
 import { registryClientFor, type RegistryClient, type RegistryHost } from '../store/registry/client.ts';
+import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { fulfilledOrThrow, settleConcurrently } from '../util/concurrency.ts';
 import { TOOL_NAME } from '../version.ts';
@@ -37,6 +38,8 @@ export interface CollectOptions extends CollectPlanOptions {
   certsDirs?: readonly string[];
   plainHttp?: readonly string[];
   dockerConfigPath?: string;
+  /** --username/--password-stdin: for the one registry the release pulls from (others: docker login). */
+  credentials?: Credentials;
   perImage?: boolean;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
@@ -74,6 +77,18 @@ function toResolve(planned: PlannedImage, source: PullSource): ImageToResolve {
     path: planned.path,
     mentionedAt: `${mentionText(planned)}${source.via === undefined ? '' : `, pulled through ${source.via}`}`,
   };
+}
+
+/** Credentials from the command line go to one registry only: the one every image comes from. */
+function credentialsHost(registries: readonly string[], credentials: Credentials | undefined): { host?: string; credentials?: Credentials } {
+  if (credentials === undefined) return {};
+  const hosts = [...new Set(registries)];
+  if (hosts.length !== 1) {
+    throw new UsageError(`--username is for one registry, and this release pulls from ${hosts.length === 0 ? 'none' : hosts.join(', ')}`, {
+      hint: 'run docker login for each registry that wants credentials, and drop --username',
+    });
+  }
+  return { host: hosts[0] as string, credentials };
 }
 
 /**
@@ -135,7 +150,9 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
   const outputDir = resolve(options.outputDir);
   await mkdir(outputDir, { recursive: true });
   const plainHttp = [...(options.plainHttp ?? []), ...plan.mirrors.insecureHosts];
-  const client = registryClientFor({ ...options, plainHttp }, { connectionsPerHost: Math.max(2, options.concurrency ?? 4) });
+  // Credentials from the command line belong to the one registry the images are pulled from (a mirror, when there is one).
+  const registries = planned.flatMap((p) => sourcesOf(plan, p).map((source) => source.registry));
+  const client = registryClientFor({ ...options, plainHttp }, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(registries, options.credentials) });
   try {
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
@@ -293,7 +310,7 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
 async function* streamWithProgress(client: RegistryClient, image: ResolvedImage, blob: { digest: string; size: number; mediaType: string }, emit: CollectEventListener): AsyncIterable<Buffer> {
   const what = `image ${image.written} layer ${blob.digest}`;
   let pending = 0;
-  for await (const chunk of client.host(image.registry).blob(image.repository, blob, what)) {
+  for await (const chunk of client.host(image.registry).getBlob(image.repository, blob, what)) {
     pending += chunk.length;
     // Reporting every 64 KiB chunk would cost more than the copy; a few events per MB is plenty.
     if (pending >= 4 * 1024 * 1024) {

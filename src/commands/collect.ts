@@ -7,6 +7,7 @@ import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, 
 import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import { credentialsFromFlags } from './credentials.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
@@ -18,6 +19,8 @@ export interface CollectCommandOptions {
   perImage: boolean;
   includeTool?: boolean;
   toolPlatform?: string[];
+  username?: string;
+  passwordStdin?: boolean;
   json: boolean;
   list?: boolean;
   mirror?: string[];
@@ -87,6 +90,7 @@ export async function collectCommand(release: string | undefined, options: Colle
     io.stdout(listingText(listing));
     return;
   }
+  const credentials = await credentialsFromFlags(options, io);
   const warnings: string[] = [];
   let renderer: CollectRenderer | undefined;
   // Off a terminal, progress lines go to stdout so that stderr holds only warnings and the failure line.
@@ -103,6 +107,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       platforms: options.platform,
       caFiles: options.caFile,
       plainHttp: options.plainHttp,
+      ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
       ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
       onEvent: (event) => {

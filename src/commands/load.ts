@@ -16,6 +16,8 @@ export interface LoadCommandOptions {
   json: boolean;
   via: 'registry' | 'docker';
   charmsDir: string;
+  chunkSize?: number;
+  lock: boolean;
 }
 
 /** `airgap load [DIR | images.tar.gz]`. */
@@ -34,6 +36,7 @@ export async function loadCommand(source: string | undefined, options: LoadComma
     ...(credentials === undefined ? {} : { credentials }),
     concurrency: options.concurrency,
     charmsDir: options.charmsDir,
+    noLock: !options.lock,
     signal: io.signal,
     onEvent: (event: LoadEvent) => renderer?.onEvent(event),
   };
@@ -41,7 +44,7 @@ export async function loadCommand(source: string | undefined, options: LoadComma
     await loadViaDockerCommand(options, io, renderer, () => loadViaDocker(common));
     return;
   }
-  const result: LoadResult = await withRenderer(renderer, () => load({ ...common, caFiles: options.caFile, plainHttp: options.plainHttp }));
+  const result: LoadResult = await withRenderer(renderer, () => load({ ...common, caFiles: options.caFile, plainHttp: options.plainHttp, ...(options.chunkSize === undefined ? {} : { chunkBytes: options.chunkSize }) }));
   if (options.json) {
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;
@@ -49,7 +52,7 @@ export async function loadCommand(source: string | undefined, options: LoadComma
   for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${w}\n`);
   const present = result.images.filter((i) => i.alreadyPresent).length;
   io.stdout(
-    `Loaded ${result.images.length} images into ${options.registry}` +
+    `Loaded ${result.images.length} images into ${options.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
       `${present > 0 ? ` (${present} already there)` : ''}: ${result.uploadedBlobs} blobs uploaded (${formatBytes(result.uploadedBytes)}), ` +
       `${result.mountedBlobs} mounted, ${result.skippedBlobs} already present\n` +
       `  ${result.imagesMap}\n` +
@@ -69,7 +72,7 @@ async function loadViaDockerCommand(options: LoadCommandOptions, io: CommandIo, 
   }
   for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${w}\n`);
   io.stdout(
-    `Pushed ${result.images.length} images into ${options.registry} through the Docker daemon at ${result.daemon.host}` +
+    `Pushed ${result.images.length} images into ${options.registry} through the Docker daemon at ${result.daemon.host}${options.lock ? '' : ' without a lock (--no-lock)'}` +
       `${result.skipped.length > 0 ? ` (${result.skipped.length} pinned by digest skipped)` : ''}: ` +
       `${result.changedDigests.length} with a digest other than the lock's\n` +
       `  ${result.imagesMap}\n` +

@@ -167,6 +167,18 @@ export class ArchiveContents {
     return [...children, top];
   }
 
+  /** Is every manifest of every image known (so every blob they need is known too)? */
+  allManifestsKnown(): boolean {
+    for (const image of this.images.values()) {
+      const top = this.manifests.get(image.digest);
+      if (top === undefined) return false;
+      if (!isIndexMediaType(top.mediaType)) continue;
+      const parsed = parseManifest(top.bytes, top.mediaType, top.digest);
+      if (parsed.kind === 'index' && parsed.index.manifests.some((m) => !this.manifests.has(m.digest))) return false;
+    }
+    return this.images.size > 0;
+  }
+
   /** Blobs (configs and layers) an image needs. */
   blobsOf(image: ArchiveImage): Descriptor[] {
     const blobs: Descriptor[] = [];

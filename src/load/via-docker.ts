@@ -1,23 +1,19 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type Dockerode from 'dockerode';
 import { extract } from 'tar-stream';
 import { connectDaemon, daemonErrorMessage, DaemonStreamError, followProgress, type ProgressMessage } from '../daemon.ts';
-import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
+import { AirgapError, messageOf } from '../errors.ts';
 import { isGzip } from '../archive/read-archive.ts';
-import { AtomicFile } from '../fs/atomic-file.ts';
-import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
+import { LOCK_FILE_NAME, type Lock } from '../lock.ts';
 import { tryParseReference } from '../reference.ts';
 import { lookupCredentials, type Credentials } from '../store/registry/credentials.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
-import { extractCharms } from './charms.ts';
 import type { LoadEventListener } from './events.ts';
-import { IMAGES_MAP_FILE, locateArchive } from './load.ts';
+import { NO_LOCK_WARNING } from './load.ts';
+import { IMAGES_MAP_FILE, checkNotEmpty, openLoadSource, unpackCharms, verifyArchiveFile, verifyCharmsFile, writeImagesMap } from './preamble.ts';
 import { registryLocation, targetOf, type RegistryLocation } from './target.ts';
 
 export const VIA_DOCKER_WARNING =
@@ -36,6 +32,8 @@ export interface DockerLoadOptions {
   /** Images pushed at once through the daemon. */
   concurrency?: number;
   charmsDir?: string;
+  /** Load an archive that has no lock beside it (--no-lock). */
+  noLock?: boolean;
   /** DOCKER_HOST and the docker config location are read from here. Default: process.env. */
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
@@ -81,29 +79,16 @@ interface Planned {
   lockDigest: string | undefined;
 }
 
-class Sha256Counter extends Transform {
-  readonly hash = createHash('sha256');
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    callback(null, chunk);
-  }
-}
-
 class StopPeeking extends Error {}
 
-/** The tar stream of the archive (gunzipped when it is gzip), with the file's sha256 taken on the way. */
-function openArchive(archive: string, gzip: boolean, signal: AbortSignal | undefined): { tar: Readable; counter: Sha256Counter; reading: Promise<void> } {
+/** The tar stream of the archive, gunzipped when it is gzip. */
+function openArchive(archive: string, gzip: boolean, signal: AbortSignal | undefined): { tar: Readable; reading: Promise<void> } {
   const file = createReadStream(archive, { highWaterMark: 1024 * 1024, ...(signal === undefined ? {} : { signal }) });
-  const counter = new Sha256Counter({ highWaterMark: 1024 * 1024 });
-  if (!gzip) {
-    const reading = pipeline(file, counter);
-    reading.catch(() => {});
-    return { tar: counter, counter, reading };
-  }
+  if (!gzip) return { tar: file, reading: Promise.resolve() };
   const gunzip = createGunzip();
-  const reading = pipeline(file, counter, gunzip);
+  const reading = pipeline(file, gunzip);
   reading.catch(() => {});
-  return { tar: gunzip, counter, reading };
+  return { tar: gunzip, reading };
 }
 
 /**
@@ -183,14 +168,20 @@ function authConfigOf(credentials: Credentials | undefined, serveraddress: strin
 export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerLoadResult> {
   const emit: LoadEventListener = options.onEvent ?? (() => {});
   const env = options.env ?? process.env;
-  const { archive, dir } = await locateArchive(options.source);
-  const lockPath = join(dir, LOCK_FILE_NAME);
-  const lock: Lock | undefined = existsSync(lockPath) ? await readLock(lockPath) : undefined;
+  const source = await openLoadSource(options.source, { noLock: options.noLock });
+  const { archive, lock } = source;
+  await verifyCharmsFile(source, options.signal);
   const location = registryLocation(options.registry);
   const daemon = await connectDaemon(env);
   emit({ type: 'daemon', host: daemon.host, version: daemon.version });
   const warnings: string[] = [VIA_DOCKER_WARNING];
   emit({ type: 'warning', message: VIA_DOCKER_WARNING });
+  if (lock === undefined) {
+    warnings.push(NO_LOCK_WARNING);
+    emit({ type: 'warning', message: NO_LOCK_WARNING });
+  }
+  // The daemon takes the archive whole: it must be the lock's before the daemon sees a byte of it.
+  await verifyArchiveFile(source, 'nothing was loaded into the Docker daemon', options.signal);
 
   const loaded = await loadArchive(daemon.docker, archive, lock, options.signal, emit);
 
@@ -210,6 +201,7 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
       const path = tryParseReference(reference)?.path;
       if (path !== undefined) planned.push({ reference, path, loadedAs: reference, lockDigest: undefined });
     }
+    checkNotEmpty(archive, loaded.length);
     if (planned.length === 0) throw new AirgapError(`the Docker daemon loaded no tagged image from ${archive}`, { hint: 'an image without a tag in the archive cannot be pushed by name' });
   }
   if (skipped.length > 0) {
@@ -231,15 +223,7 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
   }
   const images = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
 
-  const imagesMap = join(dir, IMAGES_MAP_FILE);
-  const file = new AtomicFile(imagesMap);
-  try {
-    await writeFile(file.tempPath, `${JSON.stringify({ registry: options.registry, images: images.map(({ reference, private: priv, digest }) => ({ reference, private: priv, digest })) }, null, 2)}\n`);
-    await file.commit();
-  } catch (err: unknown) {
-    await file.discard();
-    throw err;
-  }
+  const imagesMap = await writeImagesMap(source.dir, options.registry, images);
 
   const changedDigests = images.filter((i) => i.lockDigest !== undefined && i.lockDigest !== i.digest).map((i) => i.path);
   if (changedDigests.length > 0) {
@@ -248,21 +232,14 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
     emit({ type: 'warning', message });
   }
 
-  let charms: string[] = [];
-  let charmsDir: string | undefined;
-  const charmsArchive = join(dir, 'charms.tar.gz');
-  if (existsSync(charmsArchive)) {
-    charmsDir = resolve(options.charmsDir ?? 'charms');
-    charms = await extractCharms(charmsArchive, charmsDir, lock, (name, size) => emit({ type: 'charm', file: name, size }));
-  }
+  const { charms, charmsDir } = await unpackCharms(source, options.charmsDir, (name, size) => emit({ type: 'charm', file: name, size }));
   return { via: 'docker', archive, daemon: { host: daemon.host, version: daemon.version }, images, skipped, changedDigests, imagesMap, charms, charmsDir, warnings };
 }
 
 /**
  * `docker load` of the archive, streamed from the file (the daemon takes the gzip stream as it is); the
  * --per-image layout is a tar of tars, so each inner tar is loaded on its own. Returns the references the
- * daemon says it loaded. The file's sha256 is taken on the way and checked against the lock before
- * anything is pushed.
+ * daemon says it loaded. The file was checked against the lock before (verifyArchiveFile).
  */
 async function loadArchive(docker: Dockerode, archive: string, lock: Lock | undefined, signal: AbortSignal | undefined, emit: LoadEventListener): Promise<string[]> {
   const gzip = await isGzip(archive);
@@ -294,7 +271,7 @@ async function loadArchive(docker: Dockerode, archive: string, lock: Lock | unde
     }
   };
 
-  const { tar, counter, reading } = openArchive(archive, gzip && perImage, signal);
+  const { tar, reading } = openArchive(archive, gzip && perImage, signal);
   emit({ type: 'archive', path: archive, images: lock?.images.length ?? 0, layout: perImage ? 'per-image' : first === 'oci-layout' || first === 'index.json' ? 'oci+docker' : 'docker-save' });
   if (perImage) {
     const ex = extract();
@@ -316,13 +293,6 @@ async function loadArchive(docker: Dockerode, archive: string, lock: Lock | unde
   }
   await reading;
 
-  const expected = lock?.archives['images.tar.gz'];
-  const actual = `sha256:${counter.hash.digest('hex')}`;
-  if (expected !== undefined && basename(archive) === 'images.tar.gz' && expected.sha256 !== actual) {
-    throw new DigestMismatchError(`${archive} has sha256 ${actual}, the lock says ${expected.sha256}: this is not the archive the lock describes`, expected.sha256, actual, {
-      hint: 'copy images.tar.gz and airgap-lock.json from the same collect; nothing was pushed',
-    });
-  }
   return loaded;
 }
 

@@ -239,8 +239,11 @@ describe('airgap load of archives written by docker save (Docker 20.10 legacy la
   for (const variant of ['plain', 'gzip'] as const) {
     it(`pushes every image of a ${variant === 'plain' ? 'docker save -o' : 'docker save | gzip'} archive with its config unchanged, pullable`, async () => {
       const file = variant === 'plain' ? plain : gzipped;
-      const result = await runAirgap(['load', file, '--registry', `${registry.host}/${variant}`, '--plain-http', registry.host]);
+      // A docker save has no lock: --no-lock says so, and the output says it was loaded without one.
+      const result = await runAirgap(['load', file, '--no-lock', '--registry', `${registry.host}/${variant}`, '--plain-http', registry.host]);
       expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('without a lock (--no-lock)');
+      expect(result.stderr).toContain('warning: loading without a lock (--no-lock)');
       expect(result.stdout).toContain(`docker-save layout, ${pushed.length} images`);
       expect(result.stderr).toContain('warning: this archive was made by docker save');
       const map = JSON.parse(await readFile(join(file, '..', 'airgap-images.json'), 'utf8')) as ImageMap;
@@ -256,8 +259,9 @@ describe('airgap load of archives written by docker save (Docker 20.10 legacy la
   }
 
   it('--via docker takes a docker save archive too, naming images from what the daemon loaded', async () => {
-    const result = await runAirgap(['load', plain, '--via', 'docker', '--registry', `${registry.host}/via-saved`], { env: { DOCKER_HOST: source.host } });
+    const result = await runAirgap(['load', plain, '--no-lock', '--via', 'docker', '--registry', `${registry.host}/via-saved`], { env: { DOCKER_HOST: source.host } });
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('without a lock (--no-lock)');
     const map = JSON.parse(await readFile(join(plain, '..', 'airgap-images.json'), 'utf8')) as ImageMap;
     expect(map.images.map((i) => i.reference).sort()).toEqual(pushed.map(placeholderReference).sort());
     for (const entry of map.images) {

@@ -15,7 +15,7 @@ function chunked(data: Buffer, size: number): Buffer[] {
 
 /** Stream `chunks` through a VerifyingStream and collect what comes out of it. */
 async function verify(chunks: Buffer[], digest: string, size: number): Promise<{ out: Buffer; stream: VerifyingStream }> {
-  const stream = new VerifyingStream(digest, size, WHAT);
+  const stream = new VerifyingStream({ digest, size, what: WHAT });
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(chunks),
@@ -112,7 +112,7 @@ describe('VerifyingStream', () => {
   });
 
   it('does not pass on bytes beyond the announced size', async () => {
-    const stream = new VerifyingStream(digest, data.length, WHAT);
+    const stream = new VerifyingStream({ digest, size: data.length, what: WHAT });
     const out: Buffer[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {

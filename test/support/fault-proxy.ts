@@ -13,6 +13,11 @@ export interface FaultPlan {
   cutBlobs?: { count: number; afterBytes: number };
   /** Pace blob bodies to about this many bytes per second. */
   blobBytesPerSecond?: number;
+  /**
+   * Kill the connection of the first `count` upload PATCHes after `afterBytes` bytes of their body: the
+   * registry is never sent that request, so it still counts only the bytes of earlier chunks.
+   */
+  killChunks?: { count: number; afterBytes: number; skip?: number };
 }
 
 export interface ProxiedRequest {
@@ -37,6 +42,8 @@ export async function startFaultProxy(upstreamHost: string, plan: FaultPlan): Pr
   const requests: ProxiedRequest[] = [];
   let failed = 0;
   let cut = 0;
+  let killed = 0;
+  let patches = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const record: ProxiedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', range: req.headers.range, status: 0, faulted: undefined };
     requests.push(record);
@@ -47,6 +54,28 @@ export async function startFaultProxy(upstreamHost: string, plan: FaultPlan): Pr
       record.faulted = `status ${fail.status}`;
       res.writeHead(fail.status, { 'content-type': 'application/json', ...(fail.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fail.retryAfterSeconds) }) });
       res.end(JSON.stringify({ errors: [{ code: fail.status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN', message: 'injected by the test proxy' }] }));
+      return;
+    }
+    const kill = plan.killChunks;
+    const isChunk = record.method === 'PATCH' && /\/blobs\/uploads\//.test(record.url);
+    if (isChunk) patches++;
+    if (kill !== undefined && isChunk && patches > (kill.skip ?? 0) && killed < kill.count) {
+      killed++;
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= kill.afterBytes && record.faulted === undefined) {
+          record.faulted = `killed after ${received} bytes of the chunk`;
+          req.socket.destroy();
+        }
+      });
+      req.on('end', () => {
+        // A chunk smaller than the mark: kill it at its end, still before the registry sees it.
+        if (record.faulted === undefined) {
+          record.faulted = `killed after ${received} bytes of the chunk`;
+          req.socket.destroy();
+        }
+      });
       return;
     }
     const upstream = httpRequest({ host: upstreamName, port: Number(upstreamPort), method: req.method, path: req.url, headers: req.headers }, (up) => {

@@ -18,6 +18,10 @@ export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
   /** Where blobs are stored; reuse one to restart a registry over the same content. Default: a temp dir removed by stop(). */
   storageDir?: string;
+  /** `auth: token`: the registry wants bearer tokens from `realm`, signed by the key of `rootCertFile`'s certificate. */
+  token?: { realm: string; service: string; issuer: string; rootCertFile: string };
+  /** The `redirect` storage middleware: blob GETs and HEADs are answered 307 to this base URL + the storage path. */
+  redirectBaseUrl?: string;
 }
 
 export interface RunningRegistry {
@@ -43,7 +47,7 @@ export async function bcryptHtpasswdLine(username: string, password: string): Pr
   return line;
 }
 
-function configYaml(options: { port: number; rootDir: string; tls?: RegistryOptions['tls']; htpasswdFile?: string }): string {
+function configYaml(options: { port: number; rootDir: string; tls?: RegistryOptions['tls']; htpasswdFile?: string; token?: RegistryOptions['token']; redirectBaseUrl?: string }): string {
   // JSON strings are valid YAML scalars: paths with odd characters need no escaping rules of our own.
   const q = (s: string): string => JSON.stringify(s);
   const lines = [
@@ -71,6 +75,13 @@ function configYaml(options: { port: number; rootDir: string; tls?: RegistryOpti
   }
   if (options.htpasswdFile !== undefined) {
     lines.push('auth:', '  htpasswd:', '    realm: airgap-test', `    path: ${q(options.htpasswdFile)}`);
+  }
+  if (options.token !== undefined) {
+    lines.push('auth:', '  token:', `    realm: ${q(options.token.realm)}`, `    service: ${q(options.token.service)}`,
+      `    issuer: ${q(options.token.issuer)}`, `    rootcertbundle: ${q(options.token.rootCertFile)}`);
+  }
+  if (options.redirectBaseUrl !== undefined) {
+    lines.push('middleware:', '  storage:', '    - name: redirect', '      options:', `        baseurl: ${q(options.redirectBaseUrl)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -117,7 +128,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     for (let attempt = 1; attempt <= 5; attempt++) {
       const port = await freePort();
       const configFile = join(work.path, 'config.yml');
-      await writeFile(configFile, configYaml({ port, rootDir: storageDir, tls: options.tls, ...(htpasswdFile === undefined ? {} : { htpasswdFile }) }));
+      await writeFile(configFile, configYaml({
+        port, rootDir: storageDir, tls: options.tls, ...(htpasswdFile === undefined ? {} : { htpasswdFile }),
+        ...(options.token === undefined ? {} : { token: options.token }),
+        ...(options.redirectBaseUrl === undefined ? {} : { redirectBaseUrl: options.redirectBaseUrl }),
+      }));
       const child = startManagedProcess(REGISTRY_BINARY, ['serve', configFile], { cwd: work.path, env: childEnv(), cleanupDir: work.path });
       const host = `127.0.0.1:${port}`;
       const url = `${scheme}://${host}`;

@@ -1,4 +1,13 @@
-/** When and how long to wait before trying a registry request again. */
+/**
+ * The retry layer of the registry client: one policy and one loop (Attempts) for everything that is tried
+ * again. An exchange is sent again on a dropped connection or a "not now" status while its body can be
+ * sent again; a blob download resumes with a Range request from the last byte received (client.ts); an
+ * upload resumes from the byte count the registry reports (upload.ts). All three count their failures
+ * with the same Attempts, so the policy is the same wherever a registry fails.
+ */
+import { Readable } from 'node:stream';
+import { AirgapError, RegistryError, StorageFullError, TlsError, messageOf } from '../../errors.ts';
+import { headerValue, type HttpRequest, type HttpResponse, type Transport } from './transport.ts';
 
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -60,4 +69,103 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A "not now" answer (429, 5xx) the loop may wait out; carries the registry's Retry-After. */
+export class BusyStatus extends Error {
+  readonly status: number;
+  readonly retryAfter: string | undefined;
+  constructor(status: number, retryAfter: string | undefined) {
+    super(`answered ${status}`);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** Worth another try: a dropped connection, a "not now" status, a registry error with a retryable status. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof BusyStatus) return true;
+  if (err instanceof StorageFullError || err instanceof TlsError) return false;
+  // A connection that broke is a RegistryError once it has a name (send below): its cause says whether to try again.
+  if (err instanceof RegistryError) return err.status === undefined ? isRetryableNetworkError(err.cause) : isRetryableStatus(err.status);
+  if (err instanceof AirgapError) return false;
+  return isRetryableNetworkError(err);
+}
+
+/**
+ * The one retry loop, turned inside out so that generators (which cannot hand their body to a callback)
+ * use it too: `await attempts.failed(err)` waits before the next try, or throws when the error is final
+ * or the policy is spent.
+ */
+export class Attempts {
+  readonly #policy: RetryPolicy;
+  readonly #signal: AbortSignal | undefined;
+  #failures = 0;
+
+  constructor(policy: RetryPolicy, signal: AbortSignal | undefined) {
+    this.#policy = policy;
+    this.#signal = signal;
+  }
+
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Rethrows `err` unless it is worth another try and tries are left; otherwise waits as the policy says. */
+  async failed(err: unknown): Promise<void> {
+    this.#signal?.throwIfAborted();
+    if (!isRetryable(err) || this.#failures >= this.#policy.retries) throw err;
+    this.#failures++;
+    await sleep(retryDelayMs(this.#policy, this.#failures, err instanceof BusyStatus ? err.retryAfter : undefined), this.#signal);
+  }
+}
+
+export async function retrying<T>(policy: RetryPolicy, signal: AbortSignal | undefined, operation: (attempt: number) => Promise<T>): Promise<T> {
+  const attempts = new Attempts(policy, signal);
+  for (;;) {
+    try {
+      return await operation(attempts.failures);
+    } catch (err: unknown) {
+      await attempts.failed(err);
+    }
+  }
+}
+
+const NO_RETRY: RetryPolicy = { retries: 0, baseDelayMs: 0, maxDelayMs: 0 };
+
+/**
+ * Exchanges sent again while sending again is safe: a body that is a stream goes once. When the tries are
+ * spent on a busy status, that last answer is handed up so the caller reads the registry's own error; a
+ * connection that never came is a RegistryError that names the host.
+ */
+export class RetryingTransport {
+  readonly transport: Transport;
+  readonly policy: RetryPolicy;
+
+  constructor(transport: Transport, policy: RetryPolicy) {
+    this.transport = transport;
+    this.policy = policy;
+  }
+
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const replayable = req.once !== true && !(req.body instanceof Readable);
+    const policy = replayable ? this.policy : NO_RETRY;
+    try {
+      return await retrying(policy, this.transport.signal, async (attempt) => {
+        const res = await this.transport.request(req);
+        if (isRetryableStatus(res.statusCode) && attempt < policy.retries) {
+          const retryAfter = headerValue(res.headers, 'retry-after');
+          await res.body.dump();
+          throw new BusyStatus(res.statusCode, retryAfter);
+        }
+        return res;
+      });
+    } catch (err: unknown) {
+      if (err instanceof AirgapError || this.transport.signal?.aborted) throw err;
+      throw new RegistryError(`${req.what}: cannot reach ${req.url.host}: ${messageOf(err)}`, {
+        cause: err,
+        hint: `check that ${req.url.host} is up and reachable from here (proxy variables: HTTPS_PROXY, NO_PROXY)`,
+      });
+    }
+  }
 }

@@ -189,17 +189,17 @@ export function basicAuthorization(username: string, password: string): string {
 }
 
 function refused(registry: string, credentials: Credentials | undefined, status: number): AuthenticationError {
-  if (credentials === undefined) {
-    return new AuthenticationError(`registry ${registry} requires credentials`, {
-      status,
-      hint: `pass --username and --password-stdin, or run docker login ${registry}`,
-    });
-  }
+  if (credentials === undefined) return wantsCredentials(registry, status);
   const who = credentials.username ?? 'the identity token';
   return new AuthenticationError(`registry ${registry} refused the credentials for ${who}`, {
     status,
     hint: `check them: pass --username and --password-stdin, or run docker login ${registry} again`,
   });
+}
+
+/** The registry asked for credentials and none were sent: say how to give some, not that they were refused. */
+export function wantsCredentials(registry: string, status: number): AuthenticationError {
+  return new AuthenticationError(`registry ${registry} wants credentials: docker login ${registry}, or --username/--password-stdin`, { status });
 }
 
 /** Which identity a token was issued to, for the cache key: never the secret itself. */

@@ -1,6 +1,8 @@
 /**
- * The undici dispatcher for one registry host: its TLS trust, a bounded pool of keep-alive connections,
- * timeouts sized for multi-gigabyte blobs, and the proxy variables.
+ * The bottom layer of the registry client: one HTTP exchange on the right connection pool. Each host gets
+ * its own undici dispatcher: its TLS trust, a bounded pool of keep-alive connections, timeouts sized for
+ * multi-gigabyte blobs, and the proxy variables. Plain HTTP is spoken only to hosts --plain-http names.
+ * Above it: retry.ts (when to send again), auth.ts (who we are), client.ts (the registry API).
  *
  * Proxy semantics are undici's EnvHttpProxyAgent: HTTP_PROXY for http:// targets, HTTPS_PROXY for https://
  * (falling back to HTTP_PROXY), NO_PROXY (host, .domain, *.domain, host:port, `*`), lowercase names before
@@ -10,9 +12,11 @@
  */
 
 import { createSecureContext } from 'node:tls';
-import { EnvHttpProxyAgent } from 'undici';
+import type { Readable } from 'node:stream';
+import { EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { TlsTrust } from './tls.ts';
+import { TlsError } from '../../errors.ts';
+import { describeTlsFailure, trustFor, type TlsTrust } from './tls.ts';
 
 export interface DispatcherOptions {
   /** Connections kept to one origin at most; the -j concurrency is a good value. */
@@ -75,4 +79,128 @@ export function createDispatcher(host: string, trust: TlsTrust, options: Dispatc
     headersTimeout: HEADERS_TIMEOUT_MS,
     bodyTimeout: BODY_TIMEOUT_MS,
   });
+}
+
+export const USER_AGENT = 'airgap/0.1';
+
+export interface HttpRequest {
+  method: Dispatcher.HttpMethod;
+  url: URL;
+  headers?: Record<string, string>;
+  /** A stream is sent once: a request with one is never sent again by the layers above. */
+  body?: string | Buffer | Readable;
+  /** What the request is for, in the operator's words, used in error messages. */
+  what: string;
+  /** Sent at most once whatever its body: the caller resumes it itself (upload chunks, blob downloads). */
+  once?: boolean;
+  /** The URL that named this one (a redirect's, a token realm's registry): plain HTTP may follow plain HTTP, never HTTPS. */
+  via?: URL;
+}
+
+export type HttpResponse = Dispatcher.ResponseData;
+
+export interface TransportOptions {
+  /** Extra CA files trusted for every host (--ca-file). */
+  caFiles?: readonly string[] | undefined;
+  /** Where docker-style per-host trust lives; default /etc/docker/certs.d and /etc/containers/certs.d. */
+  certsDirs?: readonly string[] | undefined;
+  /** HOST or HOST:PORT spoken to over plain HTTP (--plain-http); a bare HOST matches every port. */
+  plainHttp?: readonly string[] | undefined;
+  connectionsPerHost?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** A single header value as undici hands headers over (a repeated header is an array). */
+export function headerValue(headers: HttpResponse['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function hostMatches(patterns: readonly string[], host: string): boolean {
+  const bare = host.replace(/:\d+$/, '');
+  return patterns.some((p) => p === host || p === bare);
+}
+
+/**
+ * Every host one command talks to (registries, token realms, blob storage behind redirects), each with
+ * its own pool made on first use. Throws TlsError for a failed handshake and for plain HTTP to a host not
+ * named by --plain-http unless a plain-HTTP URL led there (a redirect from HTTPS must not downgrade by
+ * itself); other connection failures are
+ * thrown as they come, for the retry layer to judge.
+ */
+export class Transport {
+  readonly #options: TransportOptions;
+  readonly #dispatchers = new Map<string, Promise<Dispatcher>>();
+
+  constructor(options: TransportOptions = {}) {
+    this.#options = options;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.#options.signal;
+  }
+
+  isPlainHttp(host: string): boolean {
+    return hostMatches(this.#options.plainHttp ?? [], host);
+  }
+
+  /** `https://HOST`, or `http://HOST` for a --plain-http host. */
+  origin(host: string): string {
+    return `${this.isPlainHttp(host) ? 'http' : 'https'}://${host}`;
+  }
+
+  dispatcher(host: string): Promise<Dispatcher> {
+    let existing = this.#dispatchers.get(host);
+    if (existing === undefined) {
+      existing = (async () => {
+        const trust = this.isPlainHttp(host)
+          ? { ca: undefined, sources: [] }
+          : await trustFor(host, {
+              caFiles: [...(this.#options.caFiles ?? [])],
+              ...(this.#options.certsDirs === undefined ? {} : { certsDirs: [...this.#options.certsDirs] }),
+            });
+        return createDispatcher(host, trust, { connections: this.#options.connectionsPerHost ?? DEFAULT_CONNECTIONS });
+      })();
+      // A host whose trust cannot be read is asked again next time, not remembered as broken.
+      existing.catch(() => this.#dispatchers.delete(host));
+      this.#dispatchers.set(host, existing);
+    }
+    return existing;
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const host = req.url.host;
+    if (req.url.protocol === 'http:' && !this.isPlainHttp(host) && req.via?.protocol !== 'http:') {
+      const from = req.via === undefined ? '' : ` (${req.via.host} sent it there)`;
+      throw new TlsError(`${req.what}: refusing plain HTTP to ${host}${from}: --plain-http does not name it, and HTTPS is not given up by a redirect`, {
+        hint: `if ${host} really speaks only plain HTTP, pass --plain-http ${host}`,
+      });
+    }
+    try {
+      return await request(req.url, {
+        method: req.method,
+        headers: { 'user-agent': USER_AGENT, ...req.headers },
+        ...(req.body === undefined ? {} : { body: req.body }),
+        dispatcher: await this.dispatcher(host),
+        ...(this.#options.signal === undefined ? {} : { signal: this.#options.signal }),
+      });
+    } catch (err: unknown) {
+      this.#options.signal?.throwIfAborted();
+      const tls = describeTlsFailure(err, host);
+      if (tls !== undefined) throw tls;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#dispatchers.values()];
+    this.#dispatchers.clear();
+    await Promise.all(all.map(async (pending) => {
+      try {
+        await (await pending).close();
+      } catch {
+        // A pool that never opened (its trust failed) has nothing to close.
+      }
+    }));
+  }
 }

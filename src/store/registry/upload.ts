@@ -1,64 +1,39 @@
-import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import { DigestMismatchError, RegistryError, messageOf } from '../../errors.ts';
-import type { Descriptor } from '../../oci/descriptor.ts';
-import type { RegistryHost } from './client.ts';
-import { DEFAULT_RETRY_POLICY, isRetryableNetworkError, isRetryableStatus, retryDelayMs, sleep } from './retry.ts';
-
 /**
- * Blob and manifest uploads (OCI distribution spec, "push"). A blob goes up in chunks held in memory
- * one at a time: memory stays flat whatever the layer size, and a chunk that fails can be sent again
- * from where the registry says it stopped, without reading the source twice.
+ * One blob upload session (OCI distribution spec, "push"): the bytes go up in chunks that stream to the
+ * registry as they are read, each held in memory until the registry accepts it, so memory stays flat
+ * whatever the layer size, and a chunk that fails is sent again from the byte count the registry reports,
+ * without reading the source twice. The blob is verified before its last byte goes: a corrupt one is never
+ * committed. A session that fails, or is not needed after all, is cancelled: nothing is left in the
+ * registry's upload area.
  */
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { AirgapError, RegistryError, messageOf } from '../../errors.ts';
+import type { Descriptor } from '../../oci/descriptor.ts';
+import { DigestHasher } from '../../oci/digest.ts';
+import { Attempts, type RetryPolicy } from './retry.ts';
+import { headerValue, type HttpResponse } from './transport.ts';
 
-// Big enough that a loopback push is not dominated by round trips, small enough to hold per upload.
-export const UPLOAD_CHUNK_BYTES = 32 * 1024 * 1024;
-const MAX_CHUNK_ATTEMPTS = 5;
+/** Big enough that a push is not dominated by round trips, small enough to hold a few at once. */
+export const DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024;
 
-function locationOf(headers: Record<string, string | string[] | undefined>, what: string, host: string): string {
-  const value = headers['location'];
-  const location = Array.isArray(value) ? value[0] : value;
-  if (location === undefined) throw new RegistryError(`${what}: registry ${host} started an upload without a Location`);
-  return location;
+export interface UploadOptions {
+  what: string;
+  /** Largest request body; a blob bigger than this goes up in several PATCH requests. */
+  chunkBytes?: number | undefined;
+  /** Said with a digest mismatch: where good bytes come from. */
+  corruptHint?: string;
+  onBytes?: (bytes: number) => void;
 }
 
-function withDigest(location: string, digest: string): string {
-  return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
-}
-
-/** Try to link a blob already in `fromRepository` into `repository` without sending it. */
-export async function mountBlob(host: RegistryHost, repository: string, digest: string, fromRepository: string, what: string): Promise<boolean> {
-  const res = await host.send('POST', `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`, {
-    repository, actions: 'pull,push', extraScopes: [`repository:${fromRepository}:pull`], what,
-  });
-  await res.body.dump();
-  if (res.statusCode === 201) return true;
-  if (res.statusCode === 202) {
-    // The registry declined to mount and opened an upload instead: close it so it does not linger.
-    const location = locationOf(res.headers, what, host.host);
-    const cancel = await host.send('DELETE', location, { repository, actions: 'pull,push', what });
-    await cancel.body.dump();
-  }
-  return false;
-}
-
-async function startUpload(host: RegistryHost, repository: string, what: string): Promise<string> {
-  const res = await host.send('POST', `/v2/${repository}/blobs/uploads/`, { repository, actions: 'pull,push', what });
-  await res.body.dump();
-  if (res.statusCode !== 202) throw new RegistryError(`${what}: registry ${host.host} answered ${res.statusCode} to an upload request`, { status: res.statusCode });
-  return locationOf(res.headers, what, host.host);
-}
-
-/** Where an interrupted upload stands: the registry's byte count and the URL to continue at. */
-async function uploadStatus(host: RegistryHost, repository: string, location: string, what: string): Promise<{ received: number; location: string } | undefined> {
-  const res = await host.send('GET', location, { repository, actions: 'pull,push', what });
-  await res.body.dump();
-  if (res.statusCode === 404) return undefined;
-  const range = res.headers['range'];
-  const match = /^(?:bytes=)?0-(\d+)$/.exec(Array.isArray(range) ? (range[0] ?? '') : (range ?? ''));
-  const received = match?.[1] === undefined ? 0 : Number(match[1]) + 1;
-  const next = res.headers['location'];
-  return { received, location: (Array.isArray(next) ? next[0] : next) ?? location };
+/** What a session needs of the API layer: authenticated requests to the one registry and its error reading. */
+export interface UploadSender {
+  send(method: Dispatcher.HttpMethod, url: string, options: { headers?: Record<string, string>; body?: Buffer | PassThrough; once?: boolean; what: string }): Promise<HttpResponse>;
+  errorFrom(res: HttpResponse, what: string): Promise<RegistryError>;
+  hasBlob(digest: string, what: string): Promise<boolean>;
+  host: string;
+  retry: RetryPolicy;
+  signal: AbortSignal | undefined;
 }
 
 /** Pulls pieces of at most a given size from a stream of buffers of any size. */
@@ -86,10 +61,6 @@ class PieceReader {
   }
 }
 
-function isRetryable(err: unknown): boolean {
-  return isRetryableNetworkError(err) || (err instanceof RegistryError && err.status !== undefined && isRetryableStatus(err.status));
-}
-
 function drained(stream: PassThrough): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -102,103 +73,90 @@ function drained(stream: PassThrough): Promise<void> {
   });
 }
 
-/**
- * Push one blob from a stream, in chunks of up to 32 MiB that stream to the registry as they are read
- * (reading the archive and sending overlap), each kept until the registry accepts it so that a chunk
- * that fails can be sent again from where the registry says it stopped. The blob is verified against
- * its descriptor before its last byte is sent: a corrupt one never gets committed. `onBytes` reports
- * progress as chunks are accepted.
- */
-export async function pushBlob(
-  host: RegistryHost,
-  repository: string,
-  descriptor: Descriptor,
-  source: AsyncIterable<Buffer> | Iterable<Buffer>,
-  what: string,
-  onBytes: (bytes: number) => void = () => {},
-): Promise<void> {
-  const hash = createHash('sha256');
-  const reader = new PieceReader(source);
-  let location = await startUpload(host, repository, what);
+function withDigest(location: string, digest: string): string {
+  return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
+}
 
-  const request = (chunkStart: number, length: number, final: boolean, body: Buffer | PassThrough, offset: number): Promise<void> => {
-    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(length - offset) };
-    if (!final) headers['content-range'] = `${chunkStart + offset}-${chunkStart + length - 1}`;
-    const url = final ? withDigest(location, descriptor.digest) : location;
-    return host.send(final ? 'PUT' : 'PATCH', url, { repository, actions: 'pull,push', what, headers, body, noRetry: true }).then(async (res) => {
+export class UploadSession {
+  readonly #sender: UploadSender;
+  readonly #what: string;
+  #location: string;
+  #closed = false;
+
+  constructor(sender: UploadSender, location: string, what: string) {
+    this.#sender = sender;
+    this.#location = location;
+    this.#what = what;
+  }
+
+  /** Cancel the session (DELETE): best effort, the registry purges abandoned uploads eventually anyway. */
+  async cancel(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      const res = await this.#sender.send('DELETE', this.#location, { what: `${this.#what}: cancelling an upload` });
       await res.body.dump();
-      if (res.statusCode !== 201 && res.statusCode !== 202 && res.statusCode !== 204) {
-        throw new RegistryError(`${what}: registry ${host.host} answered ${res.statusCode} to an upload`, { status: res.statusCode });
-      }
-      if (!final) location = locationOf(res.headers, what, host.host);
-    });
-  };
-
-  // After a failure: ask the registry how far it got, and send the rest of the chunk from memory.
-  const resend = async (chunk: Buffer, chunkStart: number, final: boolean, firstFailure: unknown): Promise<void> => {
-    let failure = firstFailure;
-    for (let attempt = 1; ; attempt++) {
-      if (attempt > MAX_CHUNK_ATTEMPTS) {
-        throw new RegistryError(`${what}: upload of blob ${descriptor.digest} to ${host.host} kept failing: ${messageOf(failure)}`, { cause: failure, hint: 're-run the command: blobs already pushed are skipped' });
-      }
-      await sleep(retryDelayMs(DEFAULT_RETRY_POLICY, attempt, undefined));
-      const status = await uploadStatus(host, repository, location, what);
-      if (status === undefined) {
-        // The upload is gone: either the final PUT did land, or the registry dropped the session.
-        if (final && (await host.hasBlob(repository, descriptor.digest, what))) return;
-        throw new RegistryError(`${what}: registry ${host.host} lost the upload of blob ${descriptor.digest}`, { hint: 're-run the command: blobs already pushed are skipped' });
-      }
-      location = status.location;
-      if (status.received < chunkStart) {
-        throw new RegistryError(`${what}: registry ${host.host} lost part of blob ${descriptor.digest} already sent`, { hint: 're-run the command: blobs already pushed are skipped' });
-      }
-      const offset = Math.min(chunk.length, status.received - chunkStart);
-      try {
-        await request(chunkStart, chunk.length, final, chunk.subarray(offset), offset);
-        return;
-      } catch (err: unknown) {
-        if (!isRetryable(err)) throw err;
-        failure = err;
-      }
+    } catch {
+      // Nothing more to do: the failure that led here is the one worth reporting.
     }
-  };
+  }
 
-  const corrupt = (message: string, actual: string): DigestMismatchError =>
-    new DigestMismatchError(`${what}: blob ${descriptor.digest} ${message}: the archive is corrupt`, descriptor.digest, actual, {
-      hint: 'copy images.tar.gz across again and compare its sha256 with airgap-lock.json',
+  async upload(descriptor: Descriptor, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: UploadOptions): Promise<void> {
+    if (this.#closed) throw new AirgapError(`${options.what}: an upload session was used twice`);
+    try {
+      await this.#upload(descriptor, source, options);
+      this.#closed = true;
+    } catch (err: unknown) {
+      await this.cancel();
+      throw err;
+    }
+  }
+
+  async #upload(descriptor: Descriptor, source: AsyncIterable<Buffer> | Iterable<Buffer>, options: UploadOptions): Promise<void> {
+    const what = options.what;
+    const chunkBytes = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    const hasher = new DigestHasher({
+      digest: descriptor.digest, size: descriptor.size, what: `${what}: blob ${descriptor.digest}`,
+      ...(options.corruptHint === undefined ? {} : { hint: options.corruptHint }),
     });
-
-  try {
+    const reader = new PieceReader(source);
     let chunkStart = 0;
     do {
-      const length = Math.min(UPLOAD_CHUNK_BYTES, descriptor.size - chunkStart);
+      const length = Math.min(chunkBytes, descriptor.size - chunkStart);
       const final = chunkStart + length === descriptor.size;
       const pieces: Buffer[] = [];
       const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const sending = request(chunkStart, length, final, body, 0);
+      let answered = false;
+      const sending = this.#chunk(descriptor, chunkStart, length, final, body, 0).finally(() => {
+        answered = true;
+      });
       // Its outcome is read below, after the chunk is fully read; a failure must not go unhandled meanwhile.
       sending.catch(() => {});
-      let read = 0;
-      let problem: DigestMismatchError | undefined;
-      while (read < length) {
-        const piece = await reader.next(length - read);
-        if (piece === undefined) {
-          problem = corrupt(`ends after ${chunkStart + read} of its ${descriptor.size} bytes`, 'unknown');
-          break;
+      // A registry that answers before it has read the body (an error) reads no more: stop writing, keep reading.
+      const settled = sending.then(() => {}, () => {});
+      let problem: unknown;
+      try {
+        let read = 0;
+        while (read < length) {
+          const piece = await reader.next(length - read);
+          if (piece === undefined) break;
+          hasher.update(piece);
+          pieces.push(piece);
+          read += piece.length;
+          if (!answered && !body.destroyed && !body.write(piece)) await Promise.race([drained(body), settled]);
         }
-        hash.update(piece);
-        pieces.push(piece);
-        read += piece.length;
-        if (!body.destroyed && !body.write(piece)) await drained(body);
-      }
-      if (final && problem === undefined) {
-        if ((await reader.next(1)) !== undefined) problem = corrupt(`is longer than its ${descriptor.size} bytes`, 'unknown');
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (problem === undefined && actual !== descriptor.digest) problem = corrupt(`has content digest ${actual}`, actual);
+        if (final) {
+          const extra = await reader.next(1);
+          if (extra !== undefined) hasher.update(extra);
+        }
+        // Too few bytes in a middle chunk show up at the end as a wrong size, which verify() reports.
+        if (final || read < length) hasher.verify();
+      } catch (err: unknown) {
+        problem = err;
       }
       if (problem !== undefined) {
         // Cut the request short: the registry never sees a complete chunk, so it commits nothing.
-        body.destroy(problem);
+        body.destroy(problem instanceof Error ? problem : new Error(messageOf(problem)));
         await sending.catch(() => {});
         throw problem;
       }
@@ -206,38 +164,75 @@ export async function pushBlob(
       try {
         await sending;
       } catch (err: unknown) {
-        if (!isRetryable(err)) throw err;
-        await resend(Buffer.concat(pieces, length), chunkStart, final, err);
+        await this.#resend(descriptor, Buffer.concat(pieces, length), chunkStart, final, err, what);
       }
-      onBytes(length);
+      options.onBytes?.(length);
       chunkStart += length;
     } while (chunkStart < descriptor.size);
-  } catch (err: unknown) {
-    // Leave no half upload behind on the registry.
-    try {
-      const res = await host.send('DELETE', location, { repository, actions: 'pull,push', what });
-      await res.body.dump();
-    } catch {
-      // Best effort: the registry purges abandoned uploads on its own.
-    }
-    throw err;
   }
-}
 
-/** PUT a manifest by digest or tag, bytes unchanged, and check the registry kept the digest. */
-export async function putManifest(host: RegistryHost, repository: string, reference: string, mediaType: string, bytes: Buffer, digest: string, what: string): Promise<void> {
-  const res = await host.send('PUT', `/v2/${repository}/manifests/${reference}`, {
-    repository, actions: 'pull,push', what, headers: { 'content-type': mediaType, 'content-length': String(bytes.length) }, body: bytes,
-  });
-  await res.body.dump();
-  if (res.statusCode !== 201 && res.statusCode !== 200 && res.statusCode !== 202) {
-    throw new RegistryError(`${what}: registry ${host.host} answered ${res.statusCode} to the manifest upload`, { status: res.statusCode });
+  /** One PATCH (or the final PUT) of bytes [chunkStart + offset, chunkStart + length). */
+  async #chunk(descriptor: Descriptor, chunkStart: number, length: number, final: boolean, body: Buffer | PassThrough, offset: number): Promise<void> {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(length - offset) };
+    if (!final) headers['content-range'] = `${chunkStart + offset}-${chunkStart + length - 1}`;
+    const url = final ? withDigest(this.#location, descriptor.digest) : this.#location;
+    const res = await this.#sender.send(final ? 'PUT' : 'PATCH', url, { headers, body, once: true, what: this.#what });
+    if (res.statusCode !== 201 && res.statusCode !== 202 && res.statusCode !== 204) throw await this.#sender.errorFrom(res, this.#what);
+    await res.body.dump();
+    const next = headerValue(res.headers, 'location');
+    if (!final && next !== undefined) this.#location = new URL(next, this.#location).href;
   }
-  const kept = res.headers['docker-content-digest'];
-  const keptDigest = Array.isArray(kept) ? kept[0] : kept;
-  if (keptDigest !== undefined && keptDigest !== digest) {
-    throw new DigestMismatchError(`${what}: registry ${host.host} stored the manifest as ${keptDigest}, not ${digest}`, digest, keptDigest, {
-      hint: 'the registry rewrites manifests; airgap needs one that stores them byte for byte',
-    });
+
+  /** Where the session stands: the registry's byte count and the URL to go on at; undefined when it is gone. */
+  async #status(): Promise<{ received: number; location: string } | undefined> {
+    const res = await this.#sender.send('GET', this.#location, { what: `${this.#what}: upload status` });
+    // 404 BLOB_UPLOAD_UNKNOWN: gone; 400 BLOB_UPLOAD_INVALID: the registry cannot resume it (docker-registry
+    // when bytes landed that it never confirmed).
+    if (res.statusCode === 404 || res.statusCode === 400) {
+      await res.body.dump();
+      return undefined;
+    }
+    if (res.statusCode !== 204 && res.statusCode !== 200 && res.statusCode !== 202) throw await this.#sender.errorFrom(res, this.#what);
+    await res.body.dump();
+    const match = /^(?:bytes=)?0-(\d+)$/.exec(headerValue(res.headers, 'range') ?? '');
+    // "0-0" is what docker-registry reports for an empty upload (its end is never below 0): nothing received.
+    const received = match?.[1] === undefined || match[1] === '0' ? 0 : Number(match[1]) + 1;
+    const next = headerValue(res.headers, 'location');
+    return { received, location: next === undefined ? this.#location : new URL(next, this.#location).href };
+  }
+
+  /** After a chunk failed: ask the registry how far it got, and send the rest of the chunk from memory. */
+  async #resend(descriptor: Descriptor, chunk: Buffer, chunkStart: number, final: boolean, firstFailure: unknown, what: string): Promise<void> {
+    const attempts = new Attempts(this.#sender.retry, this.#sender.signal);
+    const rerun = 're-run the command: blobs already pushed are skipped';
+    let failure = firstFailure;
+    for (;;) {
+      try {
+        await attempts.failed(failure);
+      } catch (err: unknown) {
+        if (err instanceof AirgapError) throw err;
+        throw new RegistryError(`${what}: upload of blob ${descriptor.digest} to ${this.#sender.host} kept failing: ${messageOf(err)}`, { cause: err, hint: rerun });
+      }
+      try {
+        const status = await this.#status();
+        if (status === undefined) {
+          // The session is gone: either the final PUT did land, or the registry dropped the session.
+          if (final && (await this.#sender.hasBlob(descriptor.digest, what))) return;
+          this.#closed = true;
+          throw new RegistryError(`${what}: registry ${this.#sender.host} cannot resume the upload of blob ${descriptor.digest} after the connection broke (${messageOf(firstFailure)})`, { hint: rerun });
+        }
+        this.#location = status.location;
+        if (status.received < chunkStart || status.received > chunkStart + chunk.length) {
+          throw new RegistryError(`${what}: registry ${this.#sender.host} holds ${status.received} bytes of blob ${descriptor.digest}, but this chunk covers ${chunkStart} to ${chunkStart + chunk.length}`, { hint: rerun });
+        }
+        const offset = status.received - chunkStart;
+        // The whole chunk landed before its answer was lost: the next chunk goes on from here.
+        if (!final && offset === chunk.length) return;
+        await this.#chunk(descriptor, chunkStart, chunk.length, final, chunk.subarray(offset), offset);
+        return;
+      } catch (err: unknown) {
+        failure = err;
+      }
+    }
   }
 }

@@ -203,11 +203,11 @@ describe('TokenAuthenticator errors', () => {
     expect(JSON.stringify({ m: (err as Error).message, h: (err as AuthenticationError).hint })).not.toContain('hunter2');
   });
 
-  it('401 without credentials: credentials are required', async () => {
+  it('401 without credentials: credentials are wanted, and how to give them', async () => {
     const { request } = recorder(() => ({ status: 401, body: '' }));
     const err = await new TokenAuthenticator(request, { registry: 'harbor.example' }).authorization([hub], [], undefined).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthenticationError);
-    expect((err as Error).message).toBe('registry harbor.example requires credentials');
+    expect((err as Error).message).toBe('registry harbor.example wants credentials: docker login harbor.example, or --username/--password-stdin');
   });
 
   it('names the registry by the service when not told', async () => {
