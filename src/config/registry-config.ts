@@ -4,13 +4,12 @@
  * its clients will check them, so a wrong name in the certificate is found now and not at the first pull.
  */
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { parseRegistryLocation } from '../reference.ts';
 import { TOOL_NAME } from '../version.ts';
-import type { Rendering } from './rendered.ts';
+import { readIfExists, type Rendering } from './rendered.ts';
 import { renderTemplate } from './template.ts';
 
 export interface RegistryConfigOptions {
@@ -27,15 +26,6 @@ export interface RegistryConfigOptions {
 
 export const DEFAULT_STORAGE_DIR = '/var/lib/docker-registry';
 
-async function readIfHere(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 function hostnameOf(host: string): string {
   const bracketed = /^\[([^\]]+)\]/.exec(host);
   if (bracketed?.[1] !== undefined) return bracketed[1];
@@ -45,7 +35,7 @@ function hostnameOf(host: string): string {
 /** Checks the certificate names the registry and the key belongs to it; returns what could not be checked. */
 async function checkTls(options: RegistryConfigOptions, certFile: string, keyFile: string, hostname: string): Promise<string[]> {
   const notes: string[] = [];
-  const [certPem, keyPem] = await Promise.all([readIfHere(certFile), readIfHere(keyFile)]);
+  const [certPem, keyPem] = await Promise.all([readIfExists(certFile), readIfExists(keyFile)]);
   if (certPem === undefined) {
     notes.push(`${certFile} is not on this machine: its name and key were not checked`);
     return notes;
@@ -80,7 +70,7 @@ async function checkTls(options: RegistryConfigOptions, certFile: string, keyFil
 
 /** docker-registry takes bcrypt lines only: an MD5 or SHA line from plain `htpasswd` never logs in. */
 async function checkHtpasswd(file: string, given: string): Promise<string[]> {
-  const text = await readIfHere(file);
+  const text = await readIfExists(file);
   if (text === undefined) return [`${file} is not on this machine: its entries were not checked`];
   const lines = text.split('\n').map((l, i) => ({ l: l.trim(), n: i + 1 })).filter(({ l }) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw new UsageError(`--htpasswd ${given} has no entries: nobody could log in`, { hint: 'add one with: htpasswd -B FILE USER' });

@@ -29,7 +29,8 @@ export interface WrittenFile {
   outcome: WriteOutcome;
 }
 
-async function existing(path: string): Promise<string | undefined> {
+/** The file's text, or undefined when there is none. */
+export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err: unknown) {
@@ -60,7 +61,7 @@ export async function targetPaths(rendering: Rendering, output: string): Promise
 /** Writes every file, or none when one exists with other content and `force` is not set. */
 export async function writeRendering(rendering: Rendering, output: string, force: boolean): Promise<WrittenFile[]> {
   const paths = await targetPaths(rendering, output);
-  const before = await Promise.all(paths.map((p) => existing(p)));
+  const before = await Promise.all(paths.map((p) => readIfExists(p)));
   const clashes = paths.filter((p, i) => before[i] !== undefined && before[i] !== rendering.files[i]?.content);
   if (clashes.length > 0 && !force) {
     throw new UsageError(`${clashes.join(', ')} already ${clashes.length === 1 ? 'exists' : 'exist'} with other content; nothing was written`, {

@@ -2,7 +2,7 @@
  * The files under templates/: read, checked against the variables each declares at its top, and rendered
  * (mustache, logic-less). A value written `{{name}}` is quoted for the file's own format (TOML, YAML, shell),
  * so a value can never break the file's syntax; `{{{name}}}` is written as it is, for comments and values
- * the caller has already checked, and must hold no line break.
+ * the caller has already checked. No value may hold a line break: a raw one would end a comment early.
  */
 import { readFileSync } from 'node:fs';
 import Mustache from 'mustache';
@@ -104,7 +104,7 @@ function escaperFor(name: TemplateName): (value: string) => string {
   return yamlString;
 }
 
-/** Raw values go into comments and keys as they are: a line break there would end the comment. */
+/** Raw values go into comments as they are: a line break there would end the comment. */
 function checkRawValues(view: TemplateView, path: string): void {
   for (const [key, value] of Object.entries(view)) {
     if (typeof value === 'string' && /[\r\n]/.test(value)) throw new AirgapError(`template value ${path}${key} holds a line break`);
