@@ -1,10 +1,12 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { collectCommand } from './commands/collect.ts';
 import type { CommandIo } from './commands/io.ts';
 import { loadCommand } from './commands/load.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { checkCommand } from './commands/check.ts';
 import { serveCommand } from './commands/serve.ts';
+import { CONFIG_KINDS, configCommand } from './commands/config.ts';
+import { initCommand } from './commands/init.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { parseByteSize } from './cli/byte-size.ts';
 import { CancelledError, UsageError } from './errors.ts';
@@ -159,9 +161,53 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--context <name>', 'kubeconfig context (default: its current-context)')
     .option('-n, --namespace <name>', 'the namespace to check (default: the context\'s, else default)')
     .option('--gpus', 'require nvidia.com/gpu capacity and GPU node labels', false)
+    .option('--containerd-config <dir>', 'a certs.d directory (airgap config containerd|microk8s -o DIR): does its hosts.toml name the registry and the CA it needs')
     .option('--json', 'print the results as JSON on stdout', false)
     .action(async (options: Parameters<typeof checkCommand>[0]) => {
       await checkCommand(options, io);
+    });
+
+  program
+    .command('config')
+    .description('render the offline side\'s own configuration for the private registry from templates/: containerd or MicroK8s hosts.toml, SkyPilot, docker-registry, Juju bootstrap')
+    .addArgument(new Argument('<kind>', 'what to configure').choices(CONFIG_KINDS))
+    .requiredOption('--registry <host[:port][/prefix]>', 'the private registry')
+    .option('-o, --output <file|dir>', 'write the file(s) there (containerd, microk8s: the certs.d directory); default: print them')
+    .option('--force', 'replace files that exist with other content', false)
+    .option('--json', 'print the rendered files and notes as JSON', false)
+    .option('--ca-file <file>', 'containerd, microk8s: the registry\'s CA certificate, copied beside each hosts.toml')
+    .option('--mirror-for <host>', 'containerd, microk8s: a public registry whose images are to come from the private one (repeatable), e.g. docker.io', repeatable, [])
+    .option('--proxy <url>', 'skypilot: HTTP_PROXY and HTTPS_PROXY (both cases) in every SkyPilot pod')
+    .addOption(notNegated(new Option('--no-proxy <list>', 'skypilot: NO_PROXY (both cases) likewise (default with --proxy: localhost,127.0.0.1,.svc,.cluster.local)')))
+    .option('--pull-secret <name>', 'skypilot: the Secret with the registry credentials (airgap deploy --username creates airgap-registry)')
+    .addOption(new Option('--ports <mode>', 'skypilot: how SkyPilot opens ports').choices(['podip', 'ingress', 'loadbalancer']))
+    .addOption(new Option('--internal-lb <cloud>', 'skypilot: make SkyPilot\'s LoadBalancer Services internal-only').choices(['aws', 'gcp', 'azure']))
+    .option('--tls-cert <file>', 'registry: the certificate (PEM) the registry serves')
+    .option('--tls-key <file>', 'registry: its private key (PEM)')
+    .option('--htpasswd <file>', 'registry: htpasswd file for basic auth (htpasswd -B)')
+    .option('--storage <dir>', 'registry: where blobs are stored (default /var/lib/docker-registry)')
+    .option('--listen <[ip]:port>', 'registry: the address to listen on (default :PORT of --registry, :443 without one)')
+    .option('--juju-version <x.y.z>', 'juju: the Juju version whose images to list (juju version)')
+    .option('--base <name@channel>', 'juju: a base the charms run on, for its charm-base image (repeatable), e.g. ubuntu@22.04', repeatable, [])
+    .option('--cloud <name>', 'juju: the Kubernetes cloud to bootstrap (default microk8s)')
+    .option('--controller <name>', 'juju: the controller name')
+    .option('--username <user>', 'juju: the registry user (the script reads the password from AIRGAP_REGISTRY_PASSWORD)')
+    .action(async (kind: (typeof CONFIG_KINDS)[number], options: Parameters<typeof configCommand>[1]) => {
+      await configCommand(kind, options, io);
+    });
+
+  program
+    .command('init')
+    .description('write an airgap.yaml release manifest for a Juju bundle, a Kubernetes manifest or an image list, marking what to check')
+    .argument('[release]', 'a Juju bundle.yaml, a Kubernetes manifest or an image list (.txt)')
+    .option('-o, --output <file>', 'the manifest to write (default: airgap.yaml beside the release file)')
+    .option('--name <name>', 'the release name (default: the bundle\'s name:, else the directory\'s)')
+    .option('--release-version <version>', 'the release version')
+    .option('--placeholder <host[:port]>', 'the host that stands for the private registry (default: guessed from the references)')
+    .option('--force', 'replace an existing file', false)
+    .option('--json', 'print a machine-readable summary', false)
+    .action(async (release: string | undefined, options: Parameters<typeof initCommand>[1]) => {
+      await initCommand(release, options, io);
     });
 
   try {

@@ -2,6 +2,7 @@
  * Step one of the executable: src/sea-entry.ts and every dependency in one CommonJS file, which is what a
  * single executable application runs (its require() loads built-in modules only).
  */
+import { readdir, readFile } from 'node:fs/promises';
 import { build, type Plugin } from 'esbuild';
 
 export interface BuildInfo {
@@ -25,6 +26,13 @@ const nativeStubs: Plugin = {
   },
 };
 
+/** Every file of templates/, by name. */
+async function templatesText(): Promise<Record<string, string>> {
+  const dir = new URL('../../templates/', import.meta.url);
+  const names = (await readdir(dir)).sort();
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(new URL(name, dir), 'utf8')] as const)));
+}
+
 /** Bundles `entry` into `outfile` (CommonJS, for the Node version given), with version and commit built in. */
 export async function bundleEntry(entry: string, outfile: string, info: BuildInfo, nodeVersion: string): Promise<{ bytes: number }> {
   const result = await build({
@@ -37,7 +45,8 @@ export async function bundleEntry(entry: string, outfile: string, info: BuildInf
     // src/version.ts reads package.json beside the code when this is absent; the executable has none.
     // import.meta.url has no CommonJS counterpart: it becomes the bundle's own file URL (the executable, in it).
     banner: { js: 'var __airgapImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
-    define: { AIRGAP_BUILD: JSON.stringify(info), 'import.meta.url': '__airgapImportMetaUrl' },
+    // templates/ is not beside the executable: their text is built in (src/config/template.ts).
+    define: { AIRGAP_BUILD: JSON.stringify(info), AIRGAP_TEMPLATES: JSON.stringify(await templatesText()), 'import.meta.url': '__airgapImportMetaUrl' },
     plugins: [nativeStubs],
     // Whitespace and syntax only: a third of the size and faster start-up (the runtime scans less source),
     // while names stay as written, so a --debug stack trace still says which function failed.

@@ -89,13 +89,20 @@ export async function readArchive(
   const file = createReadStream(path, { highWaterMark: 1024 * 1024, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
   let current = '';
+  // What the caller's handler throws is the caller's own (a stop signal, a digest it refused): passed on as is.
+  let handlerFailure: unknown;
   const feeding = gzip ? pipeline(file, counter, createGunzip(), tarStream) : pipeline(file, counter, tarStream);
   try {
     await Promise.all([
       feeding,
       walkTar(tarStream, '', async (member) => {
         current = member.name;
-        await handler(member);
+        try {
+          await handler(member);
+        } catch (err: unknown) {
+          handlerFailure = err;
+          throw err;
+        }
       // Our --per-image layout nests one tar per image at the root; skopeo's docker-archive keeps layers
       // as <digest>.tar at the root, and those are blobs, not archives.
       }, (name) => name.endsWith('.tar') && !name.includes('/') && !/^[a-f0-9]{64}\.tar$/.test(name)),
@@ -104,6 +111,7 @@ export async function readArchive(
     file.destroy();
     tarStream.destroy();
     if (options.signal?.aborted) throw options.signal.reason;
+    if (handlerFailure !== undefined && err === handlerFailure) throw err;
     const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
     const message = messageOf(err);
     if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end|premature|truncated|Unexpected end of data/i.test(message)) {

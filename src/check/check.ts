@@ -3,6 +3,7 @@
  * DNS — as lines of ok / warn / fail with the fix, like `sky check`. The sections run at once (each
  * may wait on a network timeout) and are reported in a fixed order.
  */
+import { checkContainerdConfig, type ContainerdCheckOptions } from './containerd.ts';
 import { checkJuju, type JujuCheckOptions } from './juju.ts';
 import { checkKubernetes, type KubeCheckOptions } from './kubernetes.ts';
 import { checkRegistry, type RegistryCheckOptions } from './registry.ts';
@@ -13,6 +14,8 @@ export interface CheckOptions {
   registry?: RegistryCheckOptions | undefined;
   juju: JujuCheckOptions;
   kubernetes: KubeCheckOptions;
+  /** --containerd-config DIR: checked only when given, after the other sections. */
+  containerd?: ContainerdCheckOptions | undefined;
   /** Each result, in report order, as soon as its section is done. */
   onResult?: (result: CheckResult) => void;
 }
@@ -30,6 +33,7 @@ export async function runChecks(options: CheckOptions): Promise<CheckReport> {
       : checkRegistry(options.registry),
     checkJuju(options.juju),
     checkKubernetes(options.kubernetes),
+    ...(options.containerd === undefined ? [] : [checkContainerdConfig(options.containerd)]),
   ];
   // Started together, reported in order: a slow registry does not hold up the others' work.
   for (const s of sections) s.catch(() => {});

@@ -4,6 +4,7 @@
  * all Kubernetes manifests.
  */
 import { AirgapError, messageOf } from '../errors.ts';
+import { checkControllerImageRepo } from '../config/caas-image-repo.ts';
 import { Juju, JujuCommandError } from '../deploy/juju.ts';
 import { result, type CheckResult } from './types.ts';
 
@@ -12,6 +13,8 @@ export interface JujuCheckOptions {
   jujuPath?: string | undefined;
   /** -m MODEL */
   model?: string | undefined;
+  /** --registry: the controller's caas-image-repo is compared with it. */
+  registry?: string | undefined;
   env?: NodeJS.ProcessEnv;
   /** For each juju command; default 30 s (a controller that cannot be reached makes juju wait long). */
   timeoutMs?: number;
@@ -82,5 +85,11 @@ export async function checkJuju(options: JujuCheckOptions): Promise<CheckResult[
   const text = (v: unknown): string => (typeof v === 'string' && v !== '' ? v : '?');
   out.push(result('juju', 'ok', 'controller reachable', `controller ${text(model.controller)} (cloud ${text(model.cloud)})`));
   out.push(result('juju', 'ok', 'model', `model ${text(model.name)} (${text(model.type)}, ${applications} application${applications === 1 ? '' : 's'})`));
+  // Only Kubernetes models pull Juju's own images (from caas-image-repo).
+  if (options.registry !== undefined && (model.type === undefined || model.type === 'caas')) {
+    const verdict = await checkControllerImageRepo(juju(), options.registry);
+    if ('error' in verdict) out.push(result('juju', 'warn', 'caas-image-repo', `cannot read the controller config: ${verdict.error}`, 'juju controller-config caas-image-repo must be REGISTRY/jujusolutions; check it by hand'));
+    else out.push(result('juju', verdict.ok ? 'ok' : 'warn', 'caas-image-repo', verdict.detail, verdict.fix));
+  }
   return out;
 }

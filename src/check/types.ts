@@ -1,6 +1,6 @@
 /** One line of `airgap check`: what was checked, how it went, and the fix when it did not go well. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
-export type CheckSection = 'registry' | 'juju' | 'kubernetes' | 'dns';
+export type CheckSection = 'registry' | 'juju' | 'kubernetes' | 'dns' | 'containerd';
 
 export interface CheckResult {
   section: CheckSection;

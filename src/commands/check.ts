@@ -16,6 +16,7 @@ export interface CheckCommandOptions {
   namespace?: string;
   kubeconfig?: string;
   gpus: boolean;
+  containerdConfig?: string;
   json: boolean;
 }
 
@@ -35,7 +36,8 @@ export async function checkCommand(options: CheckCommandOptions, io: CommandIo):
       credentials,
       signal: io.signal,
     },
-    juju: { jujuPath: options.juju, model: options.model },
+    juju: { jujuPath: options.juju, model: options.model, registry: options.registry },
+    containerd: options.containerdConfig === undefined ? undefined : { dir: options.containerdConfig, registry: options.registry, caFiles: options.caFile },
     kubernetes: { kubeconfig: options.kubeconfig, context: options.context, namespace: options.namespace, gpus: options.gpus },
     onResult: (r) => {
       if (!options.json) io.stdout(`${formatCheckLine(r)}\n`);

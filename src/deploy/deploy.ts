@@ -11,6 +11,7 @@ import { loadRelease, type Release } from '../release/index.ts';
 import { deployManifests, preflightManifests, watchModelPods, type KubeDeployOptions, type KubeDeployResult, type ManifestText, type ModelPodWatch } from '../kube/deploy-manifests.ts';
 import { describePullFailure } from '../kube/pod-status.ts';
 import { PULL_SECRET_NAME } from '../kube/pull-secret.ts';
+import { checkControllerImageRepo, expectedCaasImageRepo } from '../config/caas-image-repo.ts';
 import { registryClientFor } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
@@ -315,6 +316,11 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   }
 
   await juju.version();
+  // Every charm pod starts from Juju's own images, pulled from caas-image-repo: not the private registry
+  // is an ImagePullBackOff later, unless the nodes mirror that registry to it, so a warning, not a stop.
+  const imageRepo = await checkControllerImageRepo(juju, options.registry, options.signal);
+  if ('error' in imageRepo) emit({ type: 'warning', message: `the controller's caas-image-repo could not be read (${imageRepo.error}); it must be ${expectedCaasImageRepo(options.registry)}` });
+  else if (!imageRepo.ok) emit({ type: 'warning', message: `${imageRepo.detail}. Fix: ${imageRepo.fix ?? ''}` });
   const before = await juju.status();
   input.configChanges = await configChanges(juju, bundle, bundleSettings, new Set(before.applications.keys()));
   const plan = planDeploy(input, juju, before);

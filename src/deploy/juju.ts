@@ -179,6 +179,26 @@ export class Juju {
     return parseJujuStatus(stdout);
   }
 
+  /** The controller's settings, of the controller `-m CONTROLLER:MODEL` names, else the current one. */
+  controllerConfigCommand(): JujuCommand {
+    const controller = this.#model?.includes(':') === true ? this.#model.slice(0, this.#model.indexOf(':')) : undefined;
+    return ['controller-config', '--format=json', ...(controller === undefined || controller === '' ? [] : ['-c', controller])];
+  }
+
+  /** `juju controller-config --format=json`: caas-image-repo among the keys that are set. */
+  async controllerConfig(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const command = this.controllerConfigCommand();
+    const { stdout } = await this.#exec(command, signal);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(stdout);
+    } catch (err: unknown) {
+      throw new AirgapError(`${formatCommand([this.executable, ...command])} did not print JSON`, { cause: err, hint: 'check that juju is the Juju CLI 2.9 or 3.x' });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AirgapError(`${formatCommand([this.executable, ...command])} did not print a JSON object`);
+    return parsed as Record<string, unknown>;
+  }
+
   statusCommand(): JujuCommand {
     return ['status', '--format=json', ...this.#modelArgs()];
   }

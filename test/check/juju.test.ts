@@ -28,6 +28,14 @@ describe('checkJuju', () => {
     expect(results[2]?.detail).toBe('model kubeflow (caas, 0 applications)');
   });
 
+  it('with --registry, says whether the controller takes Juju\'s images from it (caas-image-repo)', async () => {
+    const unset = await checkJuju({ jujuPath: JUJU, model: 'kubeflow', registry: 'reg:5000', env });
+    expect(unset.at(-1)).toMatchObject({ status: 'warn', what: 'caas-image-repo', detail: expect.stringContaining('caas-image-repo is not set') });
+    expect(unset.at(-1)?.fix).toContain('--config caas-image-repo=reg:5000/jujusolutions');
+    const set = await checkJuju({ jujuPath: JUJU, model: 'kubeflow', registry: 'reg:5000', env: { ...env, JUJU_STANDIN_CONTROLLER_CONFIG: '{"caas-image-repo":"reg:5000/jujusolutions"}' } });
+    expect(set.at(-1)).toMatchObject({ status: 'ok', what: 'caas-image-repo' });
+  });
+
   it('a model that does not exist fails with the command to create it', async () => {
     const results = await checkJuju({ jujuPath: JUJU, model: 'nope', env });
     expect(results.at(-1)).toMatchObject({ status: 'fail', what: 'model', fix: 'create it with juju add-model nope, or pass -m with an existing model' });

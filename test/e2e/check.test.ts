@@ -98,7 +98,10 @@ afterAll(async () => {
 
 describe('airgap check', () => {
   it('all ok: registry, juju, cluster with GPUs, CoreDNS', async () => {
-    const result = await check(['--registry', secure.host, '--ca-file', ca.caFile, '--username', USER, '--password-stdin', '--juju', JUJU, '-m', 'kubeflow', '--kubeconfig', healthy.kubeconfig, '--gpus'], { password: PASSWORD });
+    const result = await check(['--registry', secure.host, '--ca-file', ca.caFile, '--username', USER, '--password-stdin', '--juju', JUJU, '-m', 'kubeflow', '--kubeconfig', healthy.kubeconfig, '--gpus'], {
+      password: PASSWORD,
+      env: { JUJU_STANDIN_CONTROLLER_CONFIG: JSON.stringify({ 'caas-image-repo': JSON.stringify({ repository: `${secure.host}/jujusolutions`, serveraddress: secure.host, username: USER, password: PASSWORD }) }) },
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(line(result, 'registry', 'DNS')).toMatch(/^ok .*127\.0\.0\.1 is an address/);
@@ -109,6 +112,7 @@ describe('airgap check', () => {
     expect(line(result, 'juju', 'juju found')).toMatch(/^ok .*3\.4\.0-genericlinux-amd64/);
     expect(line(result, 'juju', 'controller reachable')).toMatch(/^ok .*controller stand-in \(cloud microk8s\)/);
     expect(line(result, 'juju', 'model')).toMatch(/^ok .*model kubeflow \(caas, 0 applications\)/);
+    expect(line(result, 'juju', 'caas-image-repo')).toMatch(new RegExp(`^ok .*caas-image-repo is ${secure.host}/jujusolutions: Juju's images come from the private registry`));
     expect(line(result, 'kubernetes', 'kubeconfig')).toMatch(new RegExp(`^ok .*context stand-in \\(${healthy.url}\\)`));
     expect(line(result, 'kubernetes', 'server version')).toMatch(/^ok .*v1\.29\.2/);
     expect(line(result, 'kubernetes', 'namespace')).toMatch(/^ok .*shop exists \(from the context\)/);
@@ -116,7 +120,7 @@ describe('airgap check', () => {
     expect(line(result, 'kubernetes', 'GPUs')).toMatch(/^ok .*2 nvidia\.com\/gpu allocatable on gpu-1 \(2\)/);
     expect(line(result, 'kubernetes', 'GPU node labels')).toMatch(/^ok .*gpu-1 \(nvidia\.com\/gpu\.present=true, nvidia\.com\/gpu\.product=Tesla-T4\)/);
     expect(line(result, 'dns', 'CoreDNS forward')).toMatch(/^ok .*10\.0\.0\.2 \(private addresses\)/);
-    expect(result.stdout).toMatch(/0 failed, 0 warning\(s\), 15 ok, 0 skipped/);
+    expect(result.stdout).toMatch(/0 failed, 0 warning\(s\), 16 ok, 0 skipped/);
     expect(result.stdout + result.stderr).not.toContain(PASSWORD);
 
     // The test blob is gone again.

@@ -29,14 +29,14 @@ interface Juju {
   calls(): Promise<string[][]>;
 }
 
-async function standInJuju(mode: string, seed: object = { model: 'kubeflow' }): Promise<Juju> {
+async function standInJuju(mode: string, seed: object = { model: 'kubeflow' }, controllerConfig: object = { 'caas-image-repo': `${privateRegistry.host}/jujusolutions` }): Promise<Juju> {
   const dir = join(tmp.path, `juju-${serial++}`);
   await mkdir(dir);
   await writeFile(join(dir, 'state.json'), JSON.stringify(seed));
   const log = join(dir, 'log.jsonl');
   return {
     // No kubeconfig reachable: a real ~/.kube/config on the machine running the tests must never be touched.
-    env: { PATH: `${STAND_INS}:${process.env['PATH'] ?? ''}`, JUJU_STANDIN_STATE: join(dir, 'state.json'), JUJU_STANDIN_LOG: log, JUJU_STANDIN_MODE: mode, HOME: dir, KUBECONFIG: '' },
+    env: { PATH: `${STAND_INS}:${process.env['PATH'] ?? ''}`, JUJU_STANDIN_STATE: join(dir, 'state.json'), JUJU_STANDIN_LOG: log, JUJU_STANDIN_MODE: mode, JUJU_STANDIN_CONTROLLER_CONFIG: JSON.stringify(controllerConfig), HOME: dir, KUBECONFIG: '' },
     calls: async () => (existsSync(log) ? (await readFile(log, 'utf8')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : []),
   };
 }
@@ -91,6 +91,7 @@ describe('airgap deploy', () => {
     const calls = (await juju.calls()).filter((c) => c[0] !== 'status');
     expect(calls).toEqual([
       ['version'],
+      ['controller-config', '--format=json'],
       ['deploy', join(charms, 'bundle.airgap.yaml'), '--trust'],
       ['deploy', join(charms, 'demo-extra_1.charm'), 'demo-extra', '--resource', `oci-image=${privateRegistry.host}/airgap-test/docker-format:1.0`, '--config', `sidecar-image=${privateRegistry.host}/airgap-test/app-c:latest`],
       ['relate', 'demo-extra', 'app-a'],
@@ -108,6 +109,19 @@ describe('airgap deploy', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Nothing to do');
     expect((await juju.calls()).filter((c) => c[0] === 'deploy' || c[0] === 'relate')).toHaveLength(3);
+  });
+
+  it('says when the controller does not take Juju\'s images from the private registry, and deploys all the same', async () => {
+    const juju = await standInJuju('settle', { model: 'kubeflow' }, {});
+    const result = await deploy(['--timeout', '60s'], juju);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('warning: caas-image-repo is not set: Juju pulls jujud-operator, juju-db and charm-base from Docker Hub');
+    expect(result.stderr).toContain(`--config caas-image-repo=${privateRegistry.host}/jujusolutions`);
+    const other = await standInJuju('settle', { model: 'kubeflow' }, { 'caas-image-repo': JSON.stringify({ repository: 'quay.io/juju', serveraddress: 'quay.io', username: 'u', password: 'not-for-output' }) });
+    const second = await deploy(['--timeout', '60s'], other);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`warning: caas-image-repo is quay.io/juju, not ${privateRegistry.host}/jujusolutions`);
+    expect(second.stdout + second.stderr).not.toContain('not-for-output');
   });
 
   it('passes --set through an overlay', async () => {

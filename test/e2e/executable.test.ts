@@ -201,6 +201,15 @@ describe('the single executable (npm run package)', () => {
     }
   });
 
+  it('renders config and init from the templates built into it: no templates/ directory is beside it', async () => {
+    const juju = await runTool(tool, ['config', 'juju', '--registry', privateRegistry.host, '--juju-version', '3.4.0']);
+    expect(juju.code, juju.stderr).toBe(0);
+    expect(juju.stdout).toContain(`juju bootstrap microk8s --config caas-image-repo=${privateRegistry.host}/jujusolutions`);
+    const init = await runTool(tool, ['init', join(tmp.path, 'offline', 'charms', 'bundle.yaml'), '-o', join(tmp.path, 'init-airgap.yaml')]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(await readFile(join(tmp.path, 'init-airgap.yaml'), 'utf8')).toContain('placeholder: "172.17.0.2:5000"');
+  });
+
   it('deploy --dry-run prints every rewrite and every Juju command, with no juju and no Node to be found', async () => {
     const charms = join(tmp.path, 'offline', 'charms');
     const result = await runTool(tool, ['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--lock', join(carried, 'airgap-lock.json'), '--dry-run']);
