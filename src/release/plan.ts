@@ -56,7 +56,7 @@ function checkNotPlaceholder(release: Release, ref: ImageReference, mention: Ima
   const why = reserved ? `its host ${host} is a placeholder (a reserved name that never resolves)` : `${basename(release.file)} is an air-gapped bundle (its charms are local files), so its host ${host} stands for the private registry`;
   throw new ReleaseFileError(mention.file, `${mention.reference} (${mention.yamlPath}): ${why}; collect does not pull from a placeholder`, {
     line: mention.line,
-    hint: `write an airgap.yaml beside it with placeholder: ${host}, bundle: ${basename(release.file)} and upstream: { "*": docker.io, "${firstSegment}/": REGISTRY } saying where the images really come from, then collect that airgap.yaml`,
+    hint: `write an airgap.yaml beside it (\`airgap init ${basename(release.file)}\` drafts one) with placeholder: ${host}, bundle: ${basename(release.file)} and upstream: { "*": docker.io, "${firstSegment}/": REGISTRY } saying where the images really come from, then collect that airgap.yaml`,
   });
 }
 

@@ -177,7 +177,7 @@ describe('the placeholder host of an air-gapped bundle', () => {
     await writeFile(join(c.dir, 'bundle-airgap.yaml'), 'applications:\n  dex-auth:\n    charm: ./dex-auth_fa9f1c6.charm\n    resources:\n      oci-image: 172.17.0.2:5000/dexidp/dex:v2.31.2\n');
     const line = expectFailure(c, await collect(c, [join(c.dir, 'bundle-airgap.yaml')]));
     expect(line).toContain('bundle-airgap.yaml:5: 172.17.0.2:5000/dexidp/dex:v2.31.2 (applications.dex-auth.resources.oci-image): bundle-airgap.yaml is an air-gapped bundle (its charms are local files), so its host 172.17.0.2:5000 stands for the private registry');
-    expect(line).toContain('write an airgap.yaml beside it with placeholder: 172.17.0.2:5000, bundle: bundle-airgap.yaml and upstream: { "*": docker.io, "dexidp/": REGISTRY }');
+    expect(line).toContain('write an airgap.yaml beside it (`airgap init bundle-airgap.yaml` drafts one) with placeholder: 172.17.0.2:5000, bundle: bundle-airgap.yaml and upstream: { "*": docker.io, "dexidp/": REGISTRY }');
   });
 
   it('the generated bundle\'s reserved placeholder is never pulled either', async () => {
