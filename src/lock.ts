@@ -9,6 +9,8 @@ export interface LockMention {
   file: string;
   yamlPath: string;
   line: number | undefined;
+  /** Found inside a charm: the application(s) deploying it. */
+  applications?: string[];
 }
 
 export interface LockedImage {
@@ -35,6 +37,13 @@ export interface LockedCharm {
   source: string;
   sha256: string;
   size: number;
+  /** A stock bundle's charm, downloaded from Charmhub: the bundle applications deploying it. */
+  applications?: string[];
+  /** Its Charmhub name, channel, revision and base, as `juju download` was asked. */
+  charm?: string;
+  channel?: string;
+  revision?: number;
+  base?: string;
 }
 
 /** An airgap executable packed into charms.tar.gz by `collect --include-tool`. */

@@ -99,6 +99,9 @@ export function listrCollectRenderer(): CollectRenderer {
           releaseTitle = `Release ${event.name}${event.version === '' ? '' : ` ${event.version}`}: ${event.images} images, ${event.charms} charms`;
           release.resolve();
           break;
+        case 'charm-downloaded':
+          releaseTitle = `Read release: downloaded ${event.file}`;
+          break;
         case 'image-resolved':
           resolvedCount++;
           if (resolveTask !== undefined) resolveTask.output = `${resolvedCount}/${total} ${event.path}`;
@@ -151,6 +154,9 @@ export function plainCollectRenderer(write: (line: string) => void): CollectRend
           break;
         case 'warning':
           write(`warning: ${event.message}`);
+          break;
+        case 'charm-downloaded':
+          write(`downloaded ${event.file} for ${event.applications.join(', ')}: ${event.images} image mention(s) inside, sha256 ${event.sha256}`);
           break;
         case 'image-resolved':
           write(`resolved ${event.path} ${event.digest} ${formatBytes(event.bytes)}${event.platforms.length > 1 ? ` [${event.platforms.join(', ')}]` : ''}`);

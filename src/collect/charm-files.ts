@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
@@ -9,6 +9,10 @@ import { AtomicFile } from '../fs/atomic-file.ts';
 import type { RegistryClient } from '../store/registry/client.ts';
 import { describeTlsFailure } from '../store/registry/tls.ts';
 import type { Release } from '../release/index.ts';
+import { readCharmMetadata } from '../charm/scan.ts';
+import { CharmZip } from '../charm/zip.ts';
+import type { DownloadedCharm } from './charmhub.ts';
+import type { GeneratedFiles } from './plan.ts';
 
 /** A file that goes into charms.tar.gz: where it is on disk and what it is called in the archive. */
 export interface PackedFile {
@@ -21,6 +25,65 @@ export interface PackedFile {
   charm: string | undefined;
   /** Downloaded into a temporary file that must be removed after packing. */
   temporary: boolean;
+  /** A Charmhub charm of a stock bundle: recorded in the lock with how it was downloaded. */
+  charmhub?: { applications: string[]; charm: string; channel?: string; revision?: number; base?: string };
+}
+
+/** Extra files of a stock bundle's collect: the downloaded charms and the generated release. */
+export interface CollectedCharmFiles {
+  downloaded: readonly DownloadedCharm[];
+  generated: GeneratedFiles | undefined;
+  /** Where the generated files are written before packing. */
+  workDir: string;
+}
+
+async function isInside(file: string, dir: string): Promise<boolean> {
+  // Real paths: a symlink beside the release that points at ~/.docker/config.json is outside it.
+  const [realFile, realDir] = await Promise.all([realpath(file), realpath(dir)]);
+  const rel = relative(realDir, realFile);
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+/** A file that is going to cross the air gap as a charm must be one: a zip with charm metadata. */
+async function checkIsCharm(path: string, where: string, source: string): Promise<void> {
+  let zip: CharmZip | undefined;
+  try {
+    zip = await CharmZip.open(path);
+    await readCharmMetadata(zip);
+  } catch (err: unknown) {
+    const hint = err instanceof AirgapError ? err.hint : undefined;
+    throw new AirgapError(`${where}: ${source} is not a charm: ${messageOf(err).replace(/^.*?: not a charm: /, '')}`, {
+      cause: err,
+      hint: hint ?? 'give the .charm file `charmcraft pack` or `juju download` wrote',
+    });
+  } finally {
+    zip?.close();
+  }
+}
+
+/**
+ * Before anything is pulled or written: every local file the release names as a charm (bundle applications,
+ * airgap.yaml charms:) is a .charm zip with charm metadata, and lies inside the release's directory unless
+ * `allowOutside`. Anything else would cross the air gap under a charm's name (a credentials file, /etc/passwd).
+ */
+export async function checkLocalCharms(release: Release, options: { allowOutside: boolean }): Promise<void> {
+  const bundleDir = release.bundleFile === undefined ? release.baseDir : resolve(release.bundleFile, '..');
+  const local = [
+    ...release.bundleCharms.map((c) => ({ path: isAbsolute(c.charm) ? c.charm : resolve(bundleDir, c.charm), source: c.charm, where: `${c.file}${c.line === undefined ? '' : `:${c.line}`} application ${c.application}` })),
+    ...release.charms.filter((c) => !/^https?:\/\//.test(c.charm)).map((c) => ({ path: isAbsolute(c.charm) ? c.charm : resolve(release.baseDir, c.charm), source: c.charm, where: `${c.file}${c.line === undefined ? '' : `:${c.line}`} charm ${c.name}` })),
+  ];
+  for (const c of local) {
+    await localFile(c.path, c.source, undefined, c.where);
+    if (!c.path.endsWith('.charm')) {
+      throw new AirgapError(`${c.where}: ${c.source} is not a .charm file`, { hint: 'name the charm file charmcraft pack or juju download wrote (NAME.charm)' });
+    }
+    if (!options.allowOutside && !(await isInside(c.path, release.baseDir))) {
+      throw new AirgapError(`${c.where}: ${c.source} is outside the release's directory ${release.baseDir}; collect packs only charms from inside it`, {
+        hint: `copy the charm into ${release.baseDir}, or pass --allow-outside to pack it from where it is`,
+      });
+    }
+    await checkIsCharm(c.path, c.where, c.source);
+  }
 }
 
 async function sha256OfFile(path: string): Promise<string> {
@@ -101,8 +164,20 @@ async function downloadCharm(url: string, expectedSha256: string, outputDir: str
  * then the release's own files (airgap.yaml, the bundle, the manifests). Flat: two files with one name
  * is an error rather than a silent overwrite on the other side.
  */
-export async function gatherCharmFiles(release: Release, outputDir: string, client: RegistryClient): Promise<PackedFile[]> {
+export async function gatherCharmFiles(release: Release, outputDir: string, client: RegistryClient, collected?: CollectedCharmFiles): Promise<PackedFile[]> {
   const files: PackedFile[] = [];
+  for (const d of collected?.downloaded ?? []) {
+    files.push({
+      name: d.file, path: d.path, size: d.size, sha256: d.sha256, source: `ch:${d.charm}${d.channel === undefined ? '' : ` --channel ${d.channel}`}`,
+      charm: d.applications.join(','), temporary: false,
+      charmhub: {
+        applications: [...d.applications], charm: d.charm,
+        ...(d.channel === undefined ? {} : { channel: d.channel }),
+        ...(d.revision === undefined ? {} : { revision: d.revision }),
+        ...(d.base === undefined ? {} : { base: d.base }),
+      },
+    });
+  }
   const bundleDir = release.bundleFile === undefined ? release.baseDir : resolve(release.bundleFile, '..');
   for (const c of release.bundleCharms) {
     const path = isAbsolute(c.charm) ? c.charm : resolve(bundleDir, c.charm);
@@ -112,7 +187,14 @@ export async function gatherCharmFiles(release: Release, outputDir: string, clie
     const where = `${c.file}${c.line === undefined ? '' : `:${c.line}`} charm ${c.name}`;
     if (/^https?:\/\//.test(c.charm)) {
       if (c.sha256 === undefined) throw new AirgapError(`${where}: a charm fetched from a URL needs sha256:`);
-      files.push(await downloadCharm(c.charm, c.sha256, outputDir, client, c.name, where));
+      const downloaded = await downloadCharm(c.charm, c.sha256, outputDir, client, c.name, where);
+      files.push(downloaded);
+      try {
+        await checkIsCharm(downloaded.path, where, c.charm);
+      } catch (err: unknown) {
+        await removeTemporaryFiles(files);
+        throw err;
+      }
       continue;
     }
     const packed = await localFile(isAbsolute(c.charm) ? c.charm : resolve(release.baseDir, c.charm), c.charm, c.name, where);
@@ -123,7 +205,19 @@ export async function gatherCharmFiles(release: Release, outputDir: string, clie
     }
     files.push(packed);
   }
-  for (const path of release.files) files.push(await localFile(path, path, undefined, 'release'));
+  const generated = collected?.generated;
+  for (const path of release.files) {
+    // The generated airgap.yaml stands for the one given: the offline side deploys the generated bundle.
+    if (generated !== undefined && release.kind === 'airgap' && path === release.file) continue;
+    files.push(await localFile(path, path, undefined, 'release'));
+  }
+  if (generated !== undefined && collected !== undefined) {
+    for (const g of [generated.bundle, generated.manifest]) {
+      const path = join(collected.workDir, g.name);
+      await writeFile(path, g.text);
+      files.push(await localFile(path, `generated ${g.name}`, undefined, 'release'));
+    }
+  }
 
   const byName = new Map<string, PackedFile>();
   const unique: PackedFile[] = [];

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { layoutEntries, type BlobOpener } from '../archive/image-layout.ts';
 import { perImageEntries } from '../archive/per-image.ts';
@@ -9,14 +10,16 @@ import { formatBytes } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
-import { loadRelease, planImages, type PlannedImage, type Release } from '../release/index.ts';
-import { registryClientFor, type RegistryClient } from '../store/registry/client.ts';
+import type { PlannedImage } from '../release/index.ts';
+import { registryClientFor, type RegistryClient, type RegistryHost } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
-import { settleConcurrently } from '../util/concurrency.ts';
+import { fulfilledOrThrow, settleConcurrently } from '../util/concurrency.ts';
 import { TOOL_NAME } from '../version.ts';
-import { gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
+import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
+import type { PullSource } from './mirrors.ts';
+import { planCollect, sourcesOf, type CollectPlan, type CollectPlanOptions } from './plan.ts';
 import { resolveImage, type ImageToResolve } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
 import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
@@ -24,7 +27,7 @@ import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
 export const IMAGES_ARCHIVE = 'images.tar.gz';
 export const CHARMS_ARCHIVE = 'charms.tar.gz';
 
-export interface CollectOptions {
+export interface CollectOptions extends CollectPlanOptions {
   /** airgap.yaml, a Juju bundle, a Kubernetes manifest file or an image list. */
   release: string;
   outputDir: string;
@@ -40,6 +43,8 @@ export interface CollectOptions {
   perImage?: boolean;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
+  /** --allow-outside: pack local charms from outside the release's directory too. */
+  allowOutside?: boolean;
   retry?: RetryPolicy;
   signal?: AbortSignal;
   onEvent?: CollectEventListener;
@@ -61,23 +66,23 @@ function mentionText(planned: PlannedImage): string {
   return `${first.file}${first.line === undefined ? '' : `:${first.line}`} ${first.yamlPath}`;
 }
 
-function toResolve(planned: PlannedImage): ImageToResolve {
+function toResolve(planned: PlannedImage, source: PullSource): ImageToResolve {
   const upstream = parseReference(planned.upstream);
   return {
     written: planned.written,
     upstream: planned.upstream,
-    registry: upstream.registry,
-    repository: upstream.repository,
+    registry: source.registry,
+    repository: source.repository,
     reference: upstream.digest ?? upstream.tag ?? 'latest',
     path: planned.path,
-    mentionedAt: mentionText(planned),
+    mentionedAt: `${mentionText(planned)}${source.via === undefined ? '' : `, pulled through ${source.via}`}`,
   };
 }
 
 /** Credentials from the command line go to one registry only: the one every image comes from. */
-function credentialsHost(planned: readonly PlannedImage[], credentials: Credentials | undefined): { host?: string; credentials?: Credentials } {
+function credentialsHost(registries: readonly string[], credentials: Credentials | undefined): { host?: string; credentials?: Credentials } {
   if (credentials === undefined) return {};
-  const hosts = [...new Set(planned.map((p) => toResolve(p).registry))];
+  const hosts = [...new Set(registries)];
   if (hosts.length !== 1) {
     throw new UsageError(`--username is for one registry, and this release pulls from ${hosts.length === 0 ? 'none' : hosts.join(', ')}`, {
       hint: 'run docker login for each registry that wants credentials, and drop --username',
@@ -86,15 +91,25 @@ function credentialsHost(planned: readonly PlannedImage[], credentials: Credenti
   return { host: hosts[0] as string, credentials };
 }
 
-/** Several written references (a placeholder one and an upstream one) can name one image: keep it once. */
-function uniqueByPath(planned: readonly PlannedImage[]): PlannedImage[] {
-  const byPath = new Map<string, PlannedImage>();
-  for (const p of planned) {
-    const existing = byPath.get(p.path);
-    if (existing === undefined) byPath.set(p.path, { ...p, mentions: [...p.mentions] });
-    else existing.mentions.push(...p.mentions);
+/**
+ * Resolve from the first source that has the image: mirrors in their order, then the registry itself when
+ * registries.conf allows it. One source: its own error, unchanged.
+ */
+async function resolveFromSources(client: RegistryClient, planned: PlannedImage, sources: readonly PullSource[], platforms: Parameters<typeof resolveImage>[2]): Promise<ResolvedImage> {
+  const failures: unknown[] = [];
+  for (const source of sources) {
+    const host: RegistryHost = client.host(source.registry);
+    try {
+      return await resolveImage(host, toResolve(planned, source), platforms);
+    } catch (err: unknown) {
+      if (sources.length === 1) throw err;
+      failures.push(err);
+    }
   }
-  return [...byPath.values()];
+  throw new AirgapError(`image ${planned.written}: no source has it: ${failures.map(messageOf).join('; ')}`, {
+    cause: failures[0],
+    hint: 'check the mirrors (--mirror, registries.conf) and the reference',
+  });
 }
 
 async function checkFreeSpace(dir: string, needed: number): Promise<void> {
@@ -114,46 +129,50 @@ async function checkFreeSpace(dir: string, needed: number): Promise<void> {
  */
 export async function collect(options: CollectOptions): Promise<CollectResult> {
   const emit: CollectEventListener = options.onEvent ?? (() => {});
-  const release: Release = await loadRelease(resolve(options.release));
+  // A stock bundle's charms are downloaded here first: outside the output, which gets only finished archives.
+  const workDir = await mkdtemp(join(tmpdir(), 'airgap-charms-'));
+  try {
+    return await collectWith(options, emit, await planCollect(options, workDir), workDir);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function collectWith(options: CollectOptions, emit: CollectEventListener, plan: CollectPlan, workDir: string): Promise<CollectResult> {
+  const { release, images: planned, warnings } = plan;
   const platforms = [...(options.platforms ?? []), ...(options.platforms?.length ? [] : release.platforms)].map(parsePlatform);
-  const planned = uniqueByPath(planImages(release));
-  const warnings = release.warnings.map((w) => `${w.file}${w.line === undefined ? '' : `:${w.line}`}${w.yamlPath === undefined ? '' : ` ${w.yamlPath}`}: ${w.message}`);
-  emit({ type: 'release', name: release.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length });
+  emit({ type: 'release', name: plan.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length + plan.charms.length });
   for (const message of warnings) emit({ type: 'warning', message });
+  // Before any connection: a file named as a charm must be one, and from where the release is.
+  await checkLocalCharms(release, { allowOutside: options.allowOutside === true });
   const toolFiles = options.includeTool === undefined ? [] : await gatherToolFiles(options.includeTool);
 
   const outputDir = resolve(options.outputDir);
   await mkdir(outputDir, { recursive: true });
-  const client = registryClientFor(options, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(planned, options.credentials) });
+  const plainHttp = [...(options.plainHttp ?? []), ...plan.mirrors.insecureHosts];
+  // Credentials from the command line belong to the one registry the images are pulled from (a mirror, when there is one).
+  const registries = planned.flatMap((p) => sourcesOf(plan, p).map((source) => source.registry));
+  const client = registryClientFor({ ...options, plainHttp }, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(registries, options.credentials) });
   try {
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
-      const image = toResolve(p);
-      emit({ type: 'image-resolving', path: image.path, upstream: image.upstream });
+      emit({ type: 'image-resolving', path: p.path, upstream: p.upstream });
       try {
-        const resolved = await resolveImage(client.host(image.registry), image, platforms);
+        const resolved = await resolveFromSources(client, p, sourcesOf(plan, p), platforms);
         emit({
           type: 'image-resolved', path: resolved.path, digest: resolved.top.descriptor.digest, bytes: resolved.totalBytes,
           blobs: resolved.manifests.size + resolved.configs.size + resolved.layers.length, platforms: resolved.platforms,
         });
         return resolved;
       } catch (err: unknown) {
-        emit({ type: 'image-failed', path: image.path, message: messageOf(err) });
+        emit({ type: 'image-failed', path: p.path, message: messageOf(err) });
         throw err;
       }
     }, options.signal);
-    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) {
-      throw new AirgapError(`${failures.length} of ${planned.length} images could not be resolved:\n  ${failures.map(messageOf).join('\n  ')}`, {
-        cause: failures[0],
-        hint: (failures[0] as { hint?: string }).hint ?? 'fix the references or the registry access, then re-run',
-      });
-    }
-    const images = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const images = fulfilledOrThrow(settled, 'images could not be resolved', 'fix the references or the registry access, then re-run');
 
     const uniqueBlobBytes = countUniqueBytes(images);
-    const charmFiles = await gatherCharmFiles(release, outputDir, client);
+    const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
     const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
     if (clash !== undefined) {
       await removeTemporaryFiles(charmFiles);
@@ -205,14 +224,14 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
     const lock: Lock = {
       lockVersion: LOCK_VERSION,
       tool: TOOL_NAME,
-      name: release.name,
+      name: plan.name,
       version: release.version,
-      placeholder: release.placeholder,
+      placeholder: plan.generated?.placeholder ?? release.placeholder,
       platforms: platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')),
       images: images.map((image) => lockedImage(image, planned, release.baseDir)),
       charms: charmFiles
         .filter((f) => f.charm !== undefined)
-        .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size })),
+        .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size, ...f.charmhub })),
       ...(toolFiles.length === 0 ? {} : { tools: toolFiles.map((t) => ({ file: t.name, platform: t.platform, sha256: t.sha256, size: t.size })) }),
       archives: {
         [IMAGES_ARCHIVE]: { sha256: imagesArchive.sha256, size: imagesArchive.size, layout: options.perImage ? 'per-image' : 'oci+docker' },
@@ -284,7 +303,7 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
     platforms: image.platforms,
     size: image.totalBytes,
     narrowed: image.narrowed,
-    mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line })),
+    mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line, ...(m.applications === undefined ? {} : { applications: m.applications }) })),
   };
 }
 

@@ -2,6 +2,8 @@
 export type CollectEvent =
   | { type: 'release'; name: string; version: string; images: number; charms: number }
   | { type: 'warning'; message: string }
+  | { type: 'charm-downloading'; charm: string; channel: string | undefined; applications: string[] }
+  | { type: 'charm-downloaded'; file: string; revision: number | undefined; sha256: string; images: number; applications: string[] }
   | { type: 'image-resolving'; path: string; upstream: string }
   | { type: 'image-resolved'; path: string; digest: string; bytes: number; blobs: number; platforms: string[] }
   | { type: 'image-failed'; path: string; message: string }

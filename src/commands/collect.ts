@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSea } from 'node:sea';
 import { collect, type CollectResult } from '../collect/collect.ts';
+import { listRelease, type ReleaseListing } from '../collect/list.ts';
 import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, type ToolPlatform } from '../collect/tool-files.ts';
 import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
@@ -21,6 +22,27 @@ export interface CollectCommandOptions {
   username?: string;
   passwordStdin?: boolean;
   json: boolean;
+  list?: boolean;
+  mirror?: string[];
+  charmhubUrl?: string;
+  juju?: string;
+  allowOutside?: boolean;
+}
+
+function listingText(listing: ReleaseListing): string {
+  const lines = [`${listing.name}${listing.version === '' ? '' : ` ${listing.version}`}: ${listing.images.length} images, ${listing.charms.length} charms downloaded (nothing pulled, nothing written)`];
+  for (const image of listing.images) {
+    const via = image.pullFrom.length === 1 && image.pullFrom[0] === image.upstream ? '' : `  (pulled from ${image.pullFrom.join(', then ')})`;
+    lines.push(`${image.reference}${via}`);
+    for (const s of image.sources) {
+      lines.push(`    ${s.applications === undefined ? '' : `${s.applications.join(', ')}: `}${s.file}${s.line === undefined ? '' : `:${s.line}`} ${s.key}`);
+    }
+  }
+  if (listing.charms.length > 0) lines.push('charms:');
+  for (const c of listing.charms) {
+    lines.push(`  ${c.file}  ${c.applications.join(', ')}  ${c.charm}${c.channel === undefined ? '' : ` ${c.channel}`}${c.revision === undefined ? '' : ` revision ${c.revision}`}  sha256:${c.sha256}  ${formatBytes(c.size)}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -50,6 +72,24 @@ export function toolLocation(platforms: readonly string[]): IncludeToolOptions {
 
 /** `airgap collect [RELEASE]`: options in, one library call, progress and a summary out. */
 export async function collectCommand(release: string | undefined, options: CollectCommandOptions, io: CommandIo): Promise<void> {
+  const planOptions = {
+    release: release ?? 'airgap.yaml',
+    concurrency: options.concurrency,
+    mirrors: options.mirror ?? [],
+    ...(options.charmhubUrl === undefined ? {} : { charmhubUrl: options.charmhubUrl }),
+    ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    signal: io.signal,
+  };
+  if (options.list === true) {
+    const listing = await listRelease(planOptions);
+    if (options.json) {
+      io.stdout(`${JSON.stringify({ images: listing.images, charms: listing.charms, warnings: listing.warnings }, null, 2)}\n`);
+      return;
+    }
+    for (const w of listing.warnings) io.stderr(`warning: ${w}\n`);
+    io.stdout(listingText(listing));
+    return;
+  }
   const credentials = await credentialsFromFlags(options, io);
   const warnings: string[] = [];
   let renderer: CollectRenderer | undefined;
@@ -61,16 +101,15 @@ export async function collectCommand(release: string | undefined, options: Colle
   }
   const result: CollectResult = await withRenderer(renderer, () =>
     collect({
-      release: release ?? 'airgap.yaml',
+      ...planOptions,
       outputDir: options.output,
+      allowOutside: options.allowOutside === true,
       platforms: options.platform,
-      concurrency: options.concurrency,
       caFiles: options.caFile,
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
       ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
-      signal: io.signal,
       onEvent: (event) => {
         if (event.type === 'warning') warnings.push(event.message);
         renderer?.onEvent(event);

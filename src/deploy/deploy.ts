@@ -19,8 +19,8 @@ import { locateCharm } from './charms.ts';
 import type { DeployEventListener } from './events.ts';
 import { Juju, JujuCommandError } from './juju.ts';
 import type { ModelState } from './juju-status.ts';
-import { overlayText, parseSetting } from './overlay.ts';
-import { planDeploy, type DeployPlan, type ReadyCharm } from './plan.ts';
+import { overlayText, parseSetting, type OptionSetting } from './overlay.ts';
+import { planDeploy, type ConfigChange, type DeployPlan, type ReadyCharm } from './plan.ts';
 
 export interface DeployOptions {
   /** A Juju bundle or an airgap.yaml. */
@@ -78,6 +78,8 @@ function describeKind(release: Release): string {
 interface BundleFacts {
   applications: string[];
   trust: boolean;
+  /** Each application's options as the rewritten bundle sets them. */
+  options: Map<string, Record<string, string | number | boolean>>;
 }
 
 function bundleFacts(text: string, file: string): BundleFacts {
@@ -86,10 +88,37 @@ function bundleFacts(text: string, file: string): BundleFacts {
   const apps = root['applications'] ?? root['services'];
   if (typeof apps !== 'object' || apps === null) throw new AirgapError(`${file} is not a Juju bundle: it has no applications:`);
   const entries = Object.entries(apps as Record<string, unknown>);
+  const options = new Map<string, Record<string, string | number | boolean>>();
+  for (const [name, app] of entries) {
+    const raw = typeof app === 'object' && app !== null ? (app as { options?: unknown }).options : undefined;
+    if (typeof raw !== 'object' || raw === null) continue;
+    const scalars = Object.entries(raw as Record<string, unknown>).filter((e): e is [string, string | number | boolean] => ['string', 'number', 'boolean'].includes(typeof e[1]));
+    options.set(name, Object.fromEntries(scalars));
+  }
   return {
     applications: entries.map(([name]) => name),
     trust: entries.some(([, app]) => typeof app === 'object' && app !== null && (app as { trust?: unknown }).trust === true),
+    options,
   };
+}
+
+/**
+ * On a re-run the bundle is not deployed again over applications that exist: what changed in their options
+ * (a new registry, a --set) is applied with `juju config`, one command per application, only where the model's
+ * value differs.
+ */
+async function configChanges(juju: Juju, bundle: BundleFacts | undefined, settings: readonly OptionSetting[], existing: ReadonlySet<string>): Promise<ConfigChange[]> {
+  const changes: ConfigChange[] = [];
+  for (const application of bundle?.applications ?? []) {
+    if (!existing.has(application)) continue;
+    const wanted: Record<string, string | number | boolean> = { ...bundle?.options.get(application) };
+    for (const s of settings) if (s.application === application) wanted[s.option] = s.value;
+    if (Object.keys(wanted).length === 0) continue;
+    const current = await juju.config(application);
+    const changed = Object.fromEntries(Object.entries(wanted).filter(([key, value]) => current[key] === undefined || String(current[key]) !== String(value)));
+    if (Object.keys(changed).length > 0) changes.push({ application, options: changed });
+  }
+  return changes;
 }
 
 /** Private references to prove, with where each is used; hub prefixes and ignored strings are not images. */
@@ -149,8 +178,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   let bundle: BundleFacts | undefined;
   if (release.bundleFile !== undefined) {
     const text = await readFile(release.bundleFile, 'utf8');
-    bundle = bundleFacts(text, release.bundleFile);
     const result = rewriteYamlText(release.bundleFile, text, rewriteOptions);
+    // What the model is compared with is the bundle as deployed: rewritten.
+    bundle = bundleFacts(result.text, release.bundleFile);
     rewritten.push(...result.rewritten);
     unreachable.push(...result.unreachable);
     output = resolve(options.output ?? join(dirname(release.bundleFile), `${basename(release.bundleFile, extname(release.bundleFile))}.airgap.yaml`));
@@ -248,6 +278,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   const input = {
+    configChanges: [] as ConfigChange[],
     bundleFile: output ?? '',
     bundleApplications: bundle?.applications ?? [],
     trust: bundle?.trust ?? false,
@@ -291,6 +322,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if ('error' in imageRepo) emit({ type: 'warning', message: `the controller's caas-image-repo could not be read (${imageRepo.error}); it must be ${expectedCaasImageRepo(options.registry)}` });
   else if (!imageRepo.ok) emit({ type: 'warning', message: `${imageRepo.detail}. Fix: ${imageRepo.fix ?? ''}` });
   const before = await juju.status();
+  input.configChanges = await configChanges(juju, bundle, bundleSettings, new Set(before.applications.keys()));
   const plan = planDeploy(input, juju, before);
   const ran: string[] = [];
   for (const action of plan.actions) {

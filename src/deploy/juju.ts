@@ -57,6 +57,26 @@ export class JujuCommandError extends AirgapError {
   }
 }
 
+/** The juju executable is not there (or cannot be run): nothing Juju can be done at all. */
+export class JujuNotFoundError extends AirgapError {
+  readonly executable: string;
+  constructor(executable: string, message: string, options: AirgapErrorOptions = {}) {
+    super(message, options);
+    this.executable = executable;
+  }
+}
+
+/** What `juju download` is asked for. */
+export interface CharmDownload {
+  charm: string;
+  channel: string | undefined;
+  revision: number | undefined;
+  base: string | undefined;
+  /** Where the charm file goes. */
+  filepath: string;
+  charmhubUrl: string | undefined;
+}
+
 /** Waiting for the model to settle failed: a unit in error, or the time ran out. */
 export class JujuWaitError extends AirgapError {
   readonly reason: 'error' | 'timeout';
@@ -209,6 +229,41 @@ export class Juju {
     ];
   }
 
+  /** As Canonical's release scripts run it; a base such as `ubuntu@22.04` is what Juju 3 takes. */
+  downloadCommand(d: CharmDownload): JujuCommand {
+    return [
+      'download', d.charm,
+      ...(d.channel === undefined ? [] : ['--channel', d.channel]),
+      ...(d.base === undefined ? [] : d.base.includes('@') ? ['--base', d.base] : ['--series', d.base]),
+      ...(d.revision === undefined ? [] : ['--revision', String(d.revision)]),
+      ...(d.charmhubUrl === undefined ? [] : ['--charmhub-url', d.charmhubUrl]),
+      '--filepath', d.filepath, '--no-progress',
+    ];
+  }
+
+  /** `juju config APP k=v...`: only the options that differ from the model's. */
+  configCommand(application: string, options: Readonly<Record<string, string | number | boolean>>): JujuCommand {
+    return ['config', application, ...Object.entries(options).map(([key, value]) => pair('config option', key, renderConfigValue(key, value))), ...this.#modelArgs()];
+  }
+
+  /** The options an application has now (`juju config APP --format=json`, `settings.*.value`). */
+  async config(application: string): Promise<Record<string, unknown>> {
+    const { stdout } = await this.run(['config', application, '--format=json', ...this.#modelArgs()]);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(stdout);
+    } catch (err: unknown) {
+      throw new AirgapError(`juju config ${application} --format=json did not print JSON`, { cause: err });
+    }
+    const settings = typeof parsed === 'object' && parsed !== null && 'settings' in parsed ? parsed.settings : undefined;
+    const values: Record<string, unknown> = {};
+    if (typeof settings !== 'object' || settings === null) return values;
+    for (const [key, setting] of Object.entries(settings)) {
+      if (typeof setting === 'object' && setting !== null && 'value' in setting) values[key] = setting.value;
+    }
+    return values;
+  }
+
   /** `relate` rather than `integrate`: Juju 3 keeps it as an alias, and 2.9 knows only it. */
   relateCommand(a: string, b: string): JujuCommand {
     return ['relate', a, b, ...this.#modelArgs()];
@@ -240,7 +295,7 @@ export class Juju {
           if (failure.code === 'ENOENT' || failure.code === 'EACCES') {
             const where = this.executable.includes('/') ? this.executable : `"${this.executable}" on PATH`;
             const what = failure.code === 'ENOENT' ? 'juju not found' : 'juju is not executable';
-            reject(new AirgapError(`${what} (looked for ${where})`, { cause: err, hint: 'install the juju snap or pass --juju PATH' }));
+            reject(new JujuNotFoundError(this.executable, `${what} (looked for ${where})`, { cause: err, hint: 'install the juju snap or pass --juju PATH' }));
             return;
           }
           if (typeof failure.code === 'number' || typeof failure.signal === 'string') {

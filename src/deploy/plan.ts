@@ -10,7 +10,15 @@ export interface ReadyCharm {
   config: Record<string, string | number | boolean>;
 }
 
+/** Options of an existing application that differ from what the release sets. */
+export interface ConfigChange {
+  application: string;
+  options: Record<string, string | number | boolean>;
+}
+
 export interface DeployInput {
+  /** Applied with `juju config` to applications that exist already (empty on a first deploy). */
+  configChanges?: readonly ConfigChange[];
   bundleFile: string;
   bundleApplications: readonly string[];
   trust: boolean;
@@ -65,6 +73,14 @@ export function planDeploy(input: DeployInput, juju: Juju, state: ModelState | u
       description: `deploy the bundle (${input.bundleApplications.length} applications)`,
       command: juju.deployBundleCommand(input.bundleFile, { trust: input.trust, overlays: [...input.overlays] }),
       skip: state !== undefined && missing.length === 0 ? 'every application of the bundle exists' : undefined,
+    });
+  }
+  for (const change of input.configChanges ?? []) {
+    const keys = Object.keys(change.options);
+    actions.push({
+      description: `set ${keys.length} changed option${keys.length === 1 ? '' : 's'} of ${change.application} (${keys.join(', ')})`,
+      command: juju.configCommand(change.application, change.options),
+      skip: undefined,
     });
   }
   for (const charm of input.charms) {

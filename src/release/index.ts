@@ -18,10 +18,19 @@ import type { Release, ReleaseWarning } from './types.ts';
 import { asMap, describeNode, parseYamlDocuments, readReleaseText } from './yaml.ts';
 import type { YamlDoc } from './yaml.ts';
 
-export type { BundleCharm, CharmSpec, ImageMention, PlannedImage, Release, ReleaseKind, ReleaseWarning } from './types.ts';
+export type { BundleCharm, CharmhubCharm, CharmSpec, ImageMention, PlannedImage, Release, ReleaseKind, ReleaseWarning } from './types.ts';
+export type { Candidate } from './mentions.ts';
 export { planImages } from './plan.ts';
 
-export async function loadRelease(file: string): Promise<Release> {
+export interface LoadOptions {
+  /**
+   * Images the release's files do not hold but its charms do (collect downloads a stock bundle's charms
+   * and reads them): called once the release is read, before the ignore:/placeholder rules are applied.
+   */
+  charmImages?: (release: Release) => Promise<Candidate[]>;
+}
+
+export async function loadRelease(file: string, options: LoadOptions = {}): Promise<Release> {
   const absolute = path.resolve(file);
   const detected = await detectRelease(absolute);
   const release: Release = {
@@ -34,6 +43,7 @@ export async function loadRelease(file: string): Promise<Release> {
     upstream: {},
     bundleFile: undefined,
     bundleCharms: [],
+    charmhubCharms: [],
     charms: [],
     relations: [],
     manifestFiles: [],
@@ -56,6 +66,7 @@ export async function loadRelease(file: string): Promise<Release> {
       const scan = scanBundle(detected.doc, { placeholder: undefined });
       release.bundleFile = absolute;
       release.bundleCharms = scan.charms;
+      release.charmhubCharms = scan.charmhub;
       candidates = scan.candidates;
       break;
     }
@@ -63,6 +74,7 @@ export async function loadRelease(file: string): Promise<Release> {
       candidates = await loadManifest(detected.doc, release);
       break;
   }
+  if (options.charmImages !== undefined) candidates.push(...(await options.charmImages(release)));
   const sorted = sortCandidates(candidates, { placeholder: release.placeholder, ignore: release.ignore, listed: listedImages(candidates) });
   release.mentions = sorted.mentions;
   release.warnings.push(...sorted.warnings);
@@ -96,6 +108,7 @@ async function loadManifest(y: YamlDoc, release: Release): Promise<Candidate[]> 
     const scan = await loadBundle(y.file, spec.bundle, spec.placeholder);
     release.bundleFile = spec.bundle.resolved;
     release.bundleCharms = scan.charms;
+    release.charmhubCharms = scan.charmhub;
     release.files.push(spec.bundle.resolved);
     candidates.push(...scan.candidates);
   }

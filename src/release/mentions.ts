@@ -9,8 +9,10 @@ export interface Candidate extends ImageMention {
   /**
    * `listed`: named as an image on purpose (airgap.yaml `images:`, an image list): always collected.
    * `found`: read out of a bundle option, resource, charm config or a manifest's image field.
+   * `charm`: read out of a downloaded charm's own files: an upstream reference the generated bundle
+   * moves to the placeholder, so one without a host is carried like any other.
    */
-  origin: 'listed' | 'found';
+  origin: 'listed' | 'found' | 'charm';
 }
 
 export interface MentionRules {

@@ -3,7 +3,9 @@
  * its upstream comes from airgap.yaml's `upstream:` map. Any other reference is pulled from itself.
  */
 import { ReleaseFileError } from '../errors.ts';
+import { basename } from 'node:path';
 import { formatReference, parseReference, withRegistry } from '../reference.ts';
+import { isKnownRegistry, isLoopbackHost } from './strings.ts';
 import type { ImageReference } from '../reference.ts';
 import type { ImageMention, PlannedImage, Release } from './types.ts';
 
@@ -38,7 +40,28 @@ export function planImages(release: Release): PlannedImage[] {
   return [...byWritten.values()];
 }
 
+/**
+ * A host that stands for the private registry cannot be pulled from: a reserved `.invalid` name (the placeholder
+ * of generated bundles), or, in an air-gapped bundle given alone (its charms are local files, as the guide's
+ * bundle-airgap.yaml), any host that is neither a public registry nor this machine (172.17.0.2:5000 is somebody
+ * else's network). Said before any connection, with how to write where the images really come from.
+ */
+function checkNotPlaceholder(release: Release, ref: ImageReference, mention: ImageMention): void {
+  const host = ref.host;
+  if (host === undefined || host === release.placeholder) return;
+  const reserved = /\.invalid(?::\d+)?$/.test(host);
+  const airgapped = release.kind === 'bundle' && release.bundleCharms.length > 0 && release.charmhubCharms.length === 0;
+  if (!reserved && !(airgapped && !isKnownRegistry(host) && !isLoopbackHost(host))) return;
+  const firstSegment = ref.name.split('/')[0] ?? ref.name;
+  const why = reserved ? `its host ${host} is a placeholder (a reserved name that never resolves)` : `${basename(release.file)} is an air-gapped bundle (its charms are local files), so its host ${host} stands for the private registry`;
+  throw new ReleaseFileError(mention.file, `${mention.reference} (${mention.yamlPath}): ${why}; collect does not pull from a placeholder`, {
+    line: mention.line,
+    hint: `write an airgap.yaml beside it (\`airgap init ${basename(release.file)}\` drafts one) with placeholder: ${host}, bundle: ${basename(release.file)} and upstream: { "*": docker.io, "${firstSegment}/": REGISTRY } saying where the images really come from, then collect that airgap.yaml`,
+  });
+}
+
 function upstreamOf(release: Release, ref: ImageReference, mention: ImageMention): string {
+  checkNotPlaceholder(release, ref, mention);
   if (release.placeholder === undefined || ref.host !== release.placeholder) return formatReference(ref);
   let best: string | undefined;
   for (const prefix of Object.keys(release.upstream)) {

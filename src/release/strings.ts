@@ -27,6 +27,18 @@ export interface ImageShapeOptions {
   placeholder?: string | undefined;
 }
 
+/** A public registry by name (docker.io, quay.io, gcr.io, *.pkg.dev, ...). */
+export function isKnownRegistry(host: string): boolean {
+  const bare = host.replace(/:\d+$/, '');
+  return KNOWN_REGISTRIES.includes(bare) || KNOWN_REGISTRY_SUFFIXES.some((suffix) => bare.endsWith(suffix));
+}
+
+/** A host on this machine: 127.0.0.0/8, localhost, [::1]. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return bare === 'localhost' || bare === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(bare);
+}
+
 /**
  * Whether a registry host is one that images are pulled from, as opposed to a DNS name that merely
  * precedes a '/' (`serving.knative.dev/v1`, an API group).
@@ -52,13 +64,23 @@ export function looksLikeImage(ref: ImageReference, options: ImageShapeOptions =
   return ref.name.includes('/') || ref.tag === 'latest' || VERSION_TAG.test(ref.tag);
 }
 
+/**
+ * Stricter, for a charm's data files, where prose and label selectors (`bindings.knative.dev/include:true`)
+ * sit beside images: a host that is not a known registry needs a version-shaped tag, `latest` or a digest.
+ */
+export function looksLikeImageInData(ref: ImageReference): boolean {
+  if (!looksLikeImage(ref)) return false;
+  if (ref.host === undefined || ref.digest !== undefined || isRegistryHost(ref.host, {})) return true;
+  return ref.tag === 'latest' || (ref.tag !== undefined && VERSION_TAG.test(ref.tag));
+}
+
 /** The image references written in `text`, in order, repeats included. */
-export function findImageReferences(text: string, options: ImageShapeOptions = {}): string[] {
+export function findImageReferences(text: string, options: ImageShapeOptions = {}, shape: (ref: ImageReference) => boolean = (ref) => looksLikeImage(ref, options)): string[] {
   const found: string[] = [];
   for (const token of text.split(SEPARATORS)) {
     if (token === '' || token.includes('://')) continue;
     const ref = tryParseReference(token);
-    if (ref !== undefined && looksLikeImage(ref, options)) found.push(token);
+    if (ref !== undefined && shape(ref)) found.push(token);
   }
   return found;
 }

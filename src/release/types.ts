@@ -9,6 +9,8 @@ export interface ImageMention {
    * `Deployment/web:spec.template.spec.containers[0].image`, `images[3]`. */
   yamlPath: string;
   line: number | undefined;
+  /** Found inside a charm's own files: the application(s) deploying that charm. */
+  applications?: string[];
 }
 
 export interface CharmSpec {
@@ -38,6 +40,19 @@ export interface BundleCharm {
   line: number | undefined;
 }
 
+/** A bundle application whose charm is a Charmhub name: collect downloads it with `juju download`. */
+export interface CharmhubCharm {
+  application: string;
+  /** The Charmhub name (`ch:` dropped). */
+  charm: string;
+  channel: string | undefined;
+  revision: number | undefined;
+  /** `ubuntu@22.04`, from the application's base:/series: or the bundle's default-base:/series:. */
+  base: string | undefined;
+  file: string;
+  line: number | undefined;
+}
+
 export type ReleaseKind = 'airgap' | 'bundle' | 'kubernetes' | 'image-list';
 
 export interface Release {
@@ -56,6 +71,8 @@ export interface Release {
   bundleFile: string | undefined;
   /** Bundle applications whose charm is a local file, to be packed. */
   bundleCharms: BundleCharm[];
+  /** Bundle applications whose charm is a Charmhub name, to be downloaded. */
+  charmhubCharms: CharmhubCharm[];
   /** airgap.yaml's extra charms, deployed one by one after the bundle. */
   charms: CharmSpec[];
   relations: string[][];

@@ -1,3 +1,5 @@
+import { AirgapError, messageOf } from '../errors.ts';
+
 /**
  * Run `fn` over `items` with at most `limit` running at once. Every item is tried, even after a failure,
  * so the caller can report every broken image in one go instead of one per run.
@@ -24,4 +26,21 @@ export async function settleConcurrently<T, R>(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
+}
+
+/**
+ * The values of settled work, or one error: the only failure as it is, or every failure in one message
+ * (`${n} of ${total} ${what}:` and one line each), with the first one's hint, else `hint`.
+ */
+export function fulfilledOrThrow<R>(settled: readonly PromiseSettledResult<R>[], what: string, hint: string): R[] {
+  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const first = failures[0];
+    throw new AirgapError(`${failures.length} of ${settled.length} ${what}:\n  ${failures.map(messageOf).join('\n  ')}`, {
+      cause: first,
+      hint: (first instanceof AirgapError ? first.hint : undefined) ?? hint,
+    });
+  }
+  return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
 }

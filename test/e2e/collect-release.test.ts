@@ -9,13 +9,14 @@ import { unpackTarGz } from '../support/archive.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
+import { testCharm } from '../support/charm.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
 
 // Release features beyond images: charms fetched over HTTPS (private CA, sha256 checked) and the
 // guide's digest-hex tags, pulled by digest from upstream.
 const PLACEHOLDER = '172.17.0.2:5000';
-const CHARM = Buffer.from('PK\u0003\u0004 a charm served over https');
+const CHARM = await testCharm('extra', { 'README.md': 'a charm served over https' });
 const CHARM_SHA = createHash('sha256').update(CHARM).digest('hex');
 
 let tmp: TempDir;

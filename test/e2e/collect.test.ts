@@ -11,6 +11,7 @@ import { MediaTypes, demoImageSet, distinctBytes, pushTestImages, type PushedIma
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { sha256Digest, skopeo } from '../support/skopeo.ts';
+import { writeTestCharm } from '../support/charm.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
 
@@ -35,8 +36,8 @@ function byRepo(images: PushedImage[], repository: string): PushedImage {
 /** A release as a site writes it: placeholder references in a Juju bundle, an extra charm, a manifest. */
 async function writeRelease(dir: string, upstream: string, extra: Record<string, string> = {}): Promise<string> {
   await mkdir(join(dir, 'k8s'), { recursive: true });
-  await writeFile(join(dir, 'app-a_1.charm'), 'PK\u0003\u0004 a charm for app-a');
-  await writeFile(join(dir, 'extra_2.charm'), 'PK\u0003\u0004 the extra charm');
+  await writeTestCharm(join(dir, 'app-a_1.charm'), 'app-a');
+  await writeTestCharm(join(dir, 'extra_2.charm'), 'extra');
   await writeFile(join(dir, 'bundle.yaml'), [
     'bundle: kubernetes',
     'applications:',
@@ -362,7 +363,7 @@ describe('airgap collect refuses bad input with one clear line and leaves nothin
 
   it('a charm whose sha256 differs from the release', async () => {
     const { line, code } = await failingCollect('charm-sha', async (dir) => {
-      await writeFile(join(dir, 'x.charm'), 'PK not the charm you think');
+      await writeTestCharm(join(dir, 'x.charm'), 'not-the-charm-you-think');
       await writeFile(join(dir, 'airgap.yaml'), [
         'name: demo', 'charms:', '  - name: x', '    charm: ./x.charm', `    sha256: ${'0'.repeat(64)}`,
         `images: [${plain.host}/airgap-test/base:1.0]`, '',

@@ -10,6 +10,7 @@ import { runAirgap } from '../support/airgap-cli.ts';
 import { demoImageSet, pushTestImages, type PushedImage } from '../support/images.ts';
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
+import { writeTestCharm } from '../support/charm.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import { uncancelledSessions } from '../support/upload-sessions.ts';
@@ -26,7 +27,7 @@ let full: string;
 async function collect(name: string, images: readonly PushedImage[]): Promise<string> {
   const dir = join(tmp.path, name);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'charm_1.charm'), 'PK\u0003\u0004 a charm');
+  await writeTestCharm(join(dir, 'charm_1.charm'), 'charm');
   await writeFile(join(dir, 'airgap.yaml'), [
     'name: demo', 'version: "1.0"', 'charms:', '  - name: charm', '    charm: ./charm_1.charm',
     'images:', ...images.map((p) => `  - ${p.reference}`), '',

@@ -10,6 +10,7 @@ import { demoImageSet, pushTestImages, type PushedImage } from '../support/image
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
+import { writeTestCharm } from '../support/charm.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import type { Lock } from '../../src/lock.ts';
@@ -28,7 +29,7 @@ let lock: Lock;
 
 async function collectInto(dir: string, extraArgs: string[] = []): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'charm_1.charm'), 'PK\u0003\u0004 a charm');
+  await writeTestCharm(join(dir, 'charm_1.charm'), 'charm');
   await writeFile(join(dir, 'airgap.yaml'), [
     'name: demo', 'version: "1.0"', `placeholder: ${PLACEHOLDER}`, 'upstream:', `  "*": ${upstream.host}`,
     'charms:', '  - name: charm', '    charm: ./charm_1.charm',

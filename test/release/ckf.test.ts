@@ -80,8 +80,11 @@ describe('1.7 air-gapped bundle, scanned directly', () => {
   it('finds the untagged cache-image, to be carried as :latest', () => {
     const cache = release.mentions.find((m) => m.yamlPath === 'applications.kfp-api.options.cache-image');
     expect(cache).toEqual({ reference: `${PLACEHOLDER}/google-containers/busybox`, file: BUNDLE_17, yamlPath: 'applications.kfp-api.options.cache-image', line: 61 });
-    const planned = planImages(release).find((p) => p.written === cache?.reference);
-    expect(planned?.path).toBe('google-containers/busybox:latest');
+    expect(parseReference(cache?.reference ?? '').path).toBe('google-containers/busybox:latest');
+  });
+
+  it('cannot be pulled alone: its placeholder host needs an upstream:, said before any connection', () => {
+    expect(() => planImages(release)).toThrow(/1\.7-bundle-airgap\.yaml:9: 172\.17\.0\.2:5000\/dexidp\/dex:v2\.31\.2 .*an air-gapped bundle .*collect does not pull from a placeholder/);
   });
 
   it('reads the images out of Python-list strings and JSON-like maps with a trailing comma', () => {

@@ -27,6 +27,19 @@ describe('the shipped release manifests', () => {
     expect(knative.filter((p) => p.upstream.includes('@sha256:')).length).toBeGreaterThan(10);
   });
 
+  it('kubeflow-1.8 and 1.9: the stock bundles, their charms to download, and the Knative images no charm names', async () => {
+    for (const [version, charms, knative] of [['1.8', 38, 21], ['1.9', 37, 19]] as const) {
+      const release = await loadRelease(resolve(BUNDLES, `kubeflow-${version}/airgap.yaml`));
+      expect(release.warnings).toEqual([]);
+      expect(release.version).toBe(version);
+      expect(release.charmhubCharms).toHaveLength(charms);
+      expect(release.bundleCharms).toEqual([]);
+      const planned = planImages(release);
+      expect(planned).toHaveLength(knative);
+      for (const image of planned) expect(image.upstream).toMatch(/^gcr\.io\/knative-releases\/knative\.dev\/[a-z/_-]+@sha256:[a-f0-9]{64}$/);
+    }
+  });
+
   it('demo: six images, two charms, one relation, one manifest', async () => {
     const release = await loadRelease(resolve(BUNDLES, 'demo/airgap.yaml'));
     expect(planImages(release)).toHaveLength(6);

@@ -1,0 +1,82 @@
+/** Where images are pulled from: --mirror and containers-registries.conf(5) version 2. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMirrorFlag, pullSources, readRegistriesConf, type MirrorMap } from '../../src/collect/mirrors.ts';
+import { makeTempDir, type TempDir } from '../support/tmp.ts';
+
+let tmp: TempDir;
+beforeAll(async () => {
+  tmp = await makeTempDir('airgap-mirrors-');
+});
+afterAll(async () => {
+  await tmp.remove();
+});
+
+async function conf(text: string): Promise<MirrorMap> {
+  const file = join(tmp.path, `registries-${Math.random().toString(16).slice(2)}.conf`);
+  await writeFile(file, text);
+  return readRegistriesConf(file);
+}
+
+const where = (sources: { registry: string; repository: string }[]): string[] => sources.map((s) => `${s.registry}/${s.repository}`);
+
+describe('--mirror REGISTRY=MIRROR[/PREFIX]', () => {
+  it('puts the whole repository under the mirror\'s prefix, and is the only source', () => {
+    const map: MirrorMap = { rules: [parseMirrorFlag('docker.io=artifactory.example.com/dockerhub')], insecureHosts: [] };
+    expect(where(pullSources('docker.io/library/ubuntu:22.04', map))).toEqual(['artifactory.example.com/dockerhub/library/ubuntu']);
+    expect(where(pullSources('gcr.io/ml-pipeline/frontend:2.0.5', map))).toEqual(['gcr.io/ml-pipeline/frontend']);
+  });
+
+  it('refuses what is not REGISTRY=MIRROR', () => {
+    expect(() => parseMirrorFlag('docker.io')).toThrow('--mirror docker.io: expected REGISTRY=MIRROR[/PREFIX]');
+    expect(() => parseMirrorFlag('docker.io=https://mirror')).toThrow('it has a URL scheme');
+  });
+});
+
+describe('registries.conf', () => {
+  it('tries the mirrors in order, then the registry itself; the longest prefix wins; --mirror wins over the file', async () => {
+    const map = await conf(`
+unqualified-search-registries = ["docker.io"]
+[[registry]]
+prefix = "docker.io"
+location = "docker.io"
+[[registry.mirror]]
+location = "nexus.example.com:8443/dockerhub"
+[[registry.mirror]]
+location = "harbor.example.com/proxy"
+insecure = true
+
+[[registry]]
+prefix = "docker.io/kubeflowkatib"
+location = "katib.example.com/mirror"
+`);
+    expect(where(pullSources('docker.io/library/busybox:1.28', map))).toEqual(['nexus.example.com:8443/dockerhub/library/busybox', 'harbor.example.com/proxy/library/busybox', 'docker.io/library/busybox']);
+    expect(where(pullSources('docker.io/kubeflowkatib/katib-ui:v0.16.0', map))).toEqual(['katib.example.com/mirror/katib-ui']);
+    expect(map.insecureHosts).toEqual(['harbor.example.com']);
+    const both: MirrorMap = { rules: [parseMirrorFlag('docker.io=cache.local:5000'), ...map.rules], insecureHosts: [] };
+    expect(where(pullSources('docker.io/library/busybox:1.28', both))).toEqual(['cache.local:5000/library/busybox']);
+  });
+
+  it('blocked: mirrors only; pull-from-mirror and mirror-by-digest-only choose by reference kind', async () => {
+    const map = await conf(`
+[[registry]]
+prefix = "quay.io"
+blocked = true
+[[registry.mirror]]
+location = "by-digest.example.com"
+pull-from-mirror = "digest-only"
+[[registry.mirror]]
+location = "by-tag.example.com"
+pull-from-mirror = "tag-only"
+`);
+    expect(where(pullSources('quay.io/a/b:1', map))).toEqual(['by-tag.example.com/a/b']);
+    expect(where(pullSources(`quay.io/a/b@sha256:${'a'.repeat(64)}`, map))).toEqual(['by-digest.example.com/a/b']);
+  });
+
+  it('a missing file is no mirrors; a file that is not TOML is an error with its line', async () => {
+    expect(await readRegistriesConf(join(tmp.path, 'absent.conf'))).toEqual({ rules: [], insecureHosts: [] });
+    await expect(conf('[[registry]\nprefix = "x"\n')).rejects.toThrow(/registries-\w+\.conf:1: not valid TOML/);
+    await expect(conf('[[registry]]\ninsecure = true\n')).rejects.toThrow('[[registry]] #1 has neither prefix nor location');
+  });
+});
