@@ -124,6 +124,14 @@ export class ArchiveGzip extends Transform {
   }
 }
 
+/**
+ * The most an ArchiveGzip stream can be for a tar of `tarBytes`: every byte stored (5 bytes of framing per
+ * 65535), plus header, trailer and what level-1 deflate can add to the compressed ranges.
+ */
+export function maxGzipSize(tarBytes: number): number {
+  return tarBytes + Math.ceil(tarBytes / STORED_BLOCK) * 5 + Math.ceil(tarBytes / 16384) * 5 + GZIP_HEADER.length + FINAL_BLOCK.length + 8;
+}
+
 export function createArchiveGzip(): ArchiveGzip {
   return new ArchiveGzip();
 }

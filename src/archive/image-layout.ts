@@ -54,9 +54,9 @@ export function dockerManifest(images: readonly ResolvedImage[]): Buffer {
 /**
  * Every entry of an archive that is both an OCI image layout and a docker-archive, in the order they are
  * written: the small files first (so a reader knows every image before the first layer arrives), then
- * each blob once, however many images share it.
+ * each blob once, however many images share it. Layers in `leftOut` (a differential archive's) are not written.
  */
-export function layoutEntries(images: readonly ResolvedImage[], openBlob: BlobOpener): TarEntry[] {
+export function layoutEntries(images: readonly ResolvedImage[], openBlob: BlobOpener, leftOut: ReadonlySet<string> = new Set()): TarEntry[] {
   const small: TarEntry[] = [
     { name: 'oci-layout', size: 0, bytes: json({ imageLayoutVersion: OCI_LAYOUT_VERSION }) },
     { name: 'index.json', size: 0, bytes: ociIndex(images) },
@@ -74,7 +74,7 @@ export function layoutEntries(images: readonly ResolvedImage[], openBlob: BlobOp
   const layers: TarEntry[] = [];
   for (const image of images) {
     for (const layer of image.layers) {
-      if (seen.has(layer.digest)) continue;
+      if (seen.has(layer.digest) || leftOut.has(layer.digest)) continue;
       seen.add(layer.digest);
       layers.push({ name: blobPath(layer.digest), size: layer.size, open: () => openBlob(image, layer) });
     }

@@ -1,6 +1,7 @@
 import { Listr, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
 import type { CollectEvent } from '../collect/events.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import { formatDuration, formatTransfer, formatTransferPlan } from './transfer-progress.ts';
 
 /** A promise that an event settles, for a listr2 task that mirrors a step of the library's work. */
 class Gate {
@@ -35,6 +36,8 @@ function rate(bytes: number, startedAt: number): string {
   return seconds > 0 ? `${formatBytes(bytes / seconds)}/s` : '';
 }
 
+const PLAIN_PROGRESS_EVERY_MS = 10_000;
+
 type AnyTask = ListrTaskWrapper<unknown, typeof import('listr2').DefaultRenderer, typeof import('listr2').SimpleRenderer>;
 
 /** listr2 on a terminal: a task per step, a subtask per image with bytes and rate. */
@@ -49,6 +52,8 @@ export function listrCollectRenderer(): CollectRenderer {
   let resolveTask: AnyTask | undefined;
   let releaseTitle = 'Read release';
   let charmsTask: AnyTask | undefined;
+  let writeTask: AnyTask | undefined;
+  let writeTitle = 'Write images.tar.gz';
   let images: { path: string; bytes: number }[] = [];
 
   const list = new Listr<unknown, ListrDefaultRenderer, ListrSimpleRenderer>(
@@ -64,8 +69,10 @@ export function listrCollectRenderer(): CollectRenderer {
       },
       {
         title: 'Write images.tar.gz',
-        task: (_ctx, task) =>
-          task.newListr(
+        task: (_ctx, task) => {
+          writeTask = task as unknown as AnyTask;
+          task.title = writeTitle;
+          return task.newListr(
             images.map((image) => ({
               title: `${image.path}  ${formatBytes(image.bytes)}`,
               task: async (_c: unknown, sub: AnyTask) => {
@@ -79,7 +86,8 @@ export function listrCollectRenderer(): CollectRenderer {
               },
             })),
             { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: true } },
-          ),
+          );
+        },
       },
       { title: 'Write charms.tar.gz', task: async (_ctx, task) => { charmsTask = task as unknown as AnyTask; await charms.promise; } },
     ],
@@ -131,6 +139,16 @@ export function listrCollectRenderer(): CollectRenderer {
         case 'charm':
           if (charmsTask !== undefined) charmsTask.output = event.file;
           break;
+        case 'transfer-plan':
+          writeTitle = `Write images.tar.gz (${formatTransferPlan(event)})`;
+          if (writeTask !== undefined) writeTask.title = writeTitle;
+          break;
+        case 'progress':
+          if (writeTask !== undefined) writeTask.title = `Write images.tar.gz: ${formatTransfer(event)}`;
+          break;
+        case 'cache-damaged':
+          if (writeTask !== undefined) writeTask.output = `cached layer ${event.digest} was damaged: downloading it again and writing the archive again`;
+          break;
         default:
           break;
       }
@@ -146,6 +164,7 @@ export function listrCollectRenderer(): CollectRenderer {
 /** Not a terminal (CI, a log file): one plain line per event that matters, nothing redrawn. */
 export function plainCollectRenderer(write: (line: string) => void): CollectRenderer {
   let firstWrite: number | undefined;
+  let lastProgress = Date.now();
   return {
     onEvent(event) {
       switch (event.type) {
@@ -173,8 +192,24 @@ export function plainCollectRenderer(write: (line: string) => void): CollectRend
         case 'charm':
           write(`packed ${event.file} ${formatBytes(event.size)}`);
           break;
+        case 'differential':
+          write(`differential: ${event.leftOutLayers} layers (${formatBytes(event.leftOutBytes)}) left out, carried by ${event.base}`);
+          break;
+        case 'transfer-plan':
+          write(formatTransferPlan(event));
+          break;
+        case 'progress':
+          // A log needs a line now and then, not four a second.
+          if (Date.now() - lastProgress >= PLAIN_PROGRESS_EVERY_MS) {
+            lastProgress = Date.now();
+            write(`progress: ${formatTransfer(event)}`);
+          }
+          break;
+        case 'cache-damaged':
+          write(`warning: ${event.message}: removed; downloading it again and writing the archive again`);
+          break;
         case 'archive-written':
-          write(`wrote ${event.path} ${formatBytes(event.size)}${firstWrite === undefined ? '' : ` (${rate(event.size, firstWrite)})`} ${event.sha256}`);
+          write(`wrote ${event.path}${event.parts === undefined ? '' : ` in ${event.parts.length} parts`} ${formatBytes(event.size)}${firstWrite === undefined ? '' : ` (${rate(event.size, firstWrite)}, ${formatDuration((Date.now() - firstWrite) / 1000)})`} ${event.sha256}`);
           break;
         default:
           break;

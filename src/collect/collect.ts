@@ -1,13 +1,17 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { layoutEntries, type BlobOpener } from '../archive/image-layout.ts';
+import { basename, join, relative, resolve } from 'node:path';
+import { maxGzipSize } from '../archive/gzip-output.ts';
+import { layoutEntries } from '../archive/image-layout.ts';
 import { perImageEntries } from '../archive/per-image.ts';
+import { isPartOf } from '../archive/split-output.ts';
+import { tarSize } from '../archive/tar-entry.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
+import { BlobCache, CorruptCacheBlobError } from '../cache/blob-cache.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
-import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
+import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type LeftOutBlob, type Lock, type LockedBlob, type LockedImage } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import type { PlannedImage } from '../release/index.ts';
@@ -16,12 +20,14 @@ import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { fulfilledOrThrow, settleConcurrently } from '../util/concurrency.ts';
 import { TOOL_NAME } from '../version.ts';
+import { archiveLayers, CachedSource, directSource, type BlobSource, type BlobSourceContext } from './blob-source.ts';
 import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
 import type { PullSource } from './mirrors.ts';
 import { planCollect, sourcesOf, type CollectPlan, type CollectPlanOptions } from './plan.ts';
 import { resolveImage, type ImageToResolve } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
+import { leftOutLayers, readBaseRelease, type BaseRelease } from './since.ts';
 import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
 
 export const IMAGES_ARCHIVE = 'images.tar.gz';
@@ -41,6 +47,12 @@ export interface CollectOptions extends CollectPlanOptions {
   /** --username/--password-stdin: for the one registry the release pulls from (others: docker login). */
   credentials?: Credentials;
   perImage?: boolean;
+  /** The blob cache (--cache DIR): layers are downloaded into it and the archive written from it. None: straight through. */
+  cacheDir?: string;
+  /** --since OLD-LOCK: leave out the layers the release of that lock already carried. */
+  since?: string;
+  /** --split SIZE: write images.tar.gz as parts of at most this many bytes. */
+  splitBytes?: number;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
   /** --allow-outside: pack local charms from outside the release's directory too. */
@@ -112,12 +124,23 @@ async function resolveFromSources(client: RegistryClient, planned: PlannedImage,
   });
 }
 
-async function checkFreeSpace(dir: string, needed: number): Promise<void> {
-  const stats = await statfs(dir);
-  const free = stats.bavail * stats.bsize;
-  if (free < needed) {
-    throw new AirgapError(`not enough space in ${dir}: the archives need about ${formatBytes(needed)}, ${formatBytes(free)} is free`, {
-      hint: 'free some space or choose another directory with -o',
+/** Room for the archives in the output directory, and for the downloads in the cache (the sum when they share a disk). */
+async function checkFreeSpace(outputDir: string, archiveBytes: number, cache: { dir: string; bytes: number } | undefined): Promise<void> {
+  const free = async (dir: string): Promise<number> => {
+    const stats = await statfs(dir);
+    return stats.bavail * stats.bsize;
+  };
+  const sameDisk = cache !== undefined && (await stat(outputDir)).dev === (await stat(cache.dir)).dev;
+  const needed = archiveBytes + (sameDisk ? (cache?.bytes ?? 0) : 0);
+  const outputFree = await free(outputDir);
+  if (outputFree < needed) {
+    throw new AirgapError(`not enough space in ${outputDir}: the archives need about ${formatBytes(archiveBytes)}${sameDisk ? ` and the cache on the same disk ${formatBytes(cache?.bytes ?? 0)} more` : ''}, ${formatBytes(outputFree)} is free`, {
+      hint: 'free some space or choose another directory with -o (or --cache DIR on another disk)',
+    });
+  }
+  if (cache !== undefined && !sameDisk && (await free(cache.dir)) < cache.bytes) {
+    throw new AirgapError(`not enough space in the cache ${cache.dir}: the downloads need about ${formatBytes(cache.bytes)}, ${formatBytes(await free(cache.dir))} is free`, {
+      hint: 'free some space (airgap cache prune), choose another --cache DIR, or --no-cache',
     });
   }
 }
@@ -125,10 +148,15 @@ async function checkFreeSpace(dir: string, needed: number): Promise<void> {
 /**
  * The online side: a release becomes images.tar.gz, charms.tar.gz and airgap-lock.json in `outputDir`.
  * Every manifest is fetched first, so a missing image fails the run before a byte of layer is written;
- * then the archive streams layer by layer, each verified, each written once.
+ * then the layers are downloaded into the blob cache (`-j` at once) while the archive is written from it,
+ * each layer verified, each written once. A run killed at any point, run again, downloads only what the
+ * cache lacks.
  */
 export async function collect(options: CollectOptions): Promise<CollectResult> {
   const emit: CollectEventListener = options.onEvent ?? (() => {});
+  if (options.since !== undefined && options.perImage === true) {
+    throw new UsageError('--since cannot go with --per-image: each per-image tar is for docker load, which needs every layer', { hint: 'drop --per-image, or --since' });
+  }
   // A stock bundle's charms are downloaded here first: outside the output, which gets only finished archives.
   const workDir = await mkdtemp(join(tmpdir(), 'airgap-charms-'));
   try {
@@ -149,10 +177,34 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
 
   const outputDir = resolve(options.outputDir);
   await mkdir(outputDir, { recursive: true });
+  const cache = options.cacheDir === undefined ? undefined : await BlobCache.open(resolve(options.cacheDir));
+  try {
+    // Before any connection too: a --since lock that cannot be read stops the run at once.
+    const base = options.since === undefined ? undefined : await readBaseRelease(options.since, cache);
+    return await collectInto(options, emit, plan, { outputDir, platforms, toolFiles, cache, base, workDir });
+  } finally {
+    await cache?.close();
+  }
+}
+
+interface CollectSetting {
+  outputDir: string;
+  platforms: ReturnType<typeof parsePlatform>[];
+  toolFiles: Awaited<ReturnType<typeof gatherToolFiles>>;
+  cache: BlobCache | undefined;
+  base: BaseRelease | undefined;
+  /** Where a stock bundle's charms were downloaded. */
+  workDir: string;
+}
+
+async function collectInto(options: CollectOptions, emit: CollectEventListener, plan: CollectPlan, setting: CollectSetting): Promise<CollectResult> {
+  const { release, images: planned, warnings } = plan;
+  const { outputDir, platforms, toolFiles, cache, base } = setting;
   const plainHttp = [...(options.plainHttp ?? []), ...plan.mirrors.insecureHosts];
   // Credentials from the command line belong to the one registry the images are pulled from (a mirror, when there is one).
   const registries = planned.flatMap((p) => sourcesOf(plan, p).map((source) => source.registry));
   const client = registryClientFor({ ...options, plainHttp }, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(registries, options.credentials) });
+  let source: BlobSource | undefined;
   try {
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
@@ -172,34 +224,32 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
     const images = fulfilledOrThrow(settled, 'images could not be resolved', 'fix the references or the registry access, then re-run');
 
     const uniqueBlobBytes = countUniqueBytes(images);
-    const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
+    const leftOut: LeftOutBlob[] = base === undefined ? [] : leftOutLayers(images, base);
+    const leftOutDigests = new Set(leftOut.map((b) => b.digest));
+    const leftOutBytes = leftOut.reduce((n, b) => n + b.size, 0);
+    if (base !== undefined) emit({ type: 'differential', base: `${base.base.name}${base.base.version === '' ? '' : ` ${base.base.version}`}`, leftOutLayers: leftOut.length, leftOutBytes });
+
+    const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir: setting.workDir });
     const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
     if (clash !== undefined) {
       await removeTemporaryFiles(charmFiles);
       throw new AirgapError(`two files named ${clash.name} would go into charms.tar.gz: ${clash.path} and the airgap executable`, { hint: 'charms.tar.gz is flat: rename the release file' });
     }
     const charmBytes = [...charmFiles, ...toolFiles].reduce((n, f) => n + f.size, 0);
-    await checkFreeSpace(outputDir, uniqueBlobBytes + charmBytes);
+    const layers = archiveLayers(images, leftOutDigests);
+    const cachePlan = cache === undefined ? undefined : await CachedSource.plan(cache, layers);
+    await checkFreeSpace(outputDir, uniqueBlobBytes - leftOutBytes + charmBytes, cache === undefined || cachePlan === undefined ? undefined : { dir: cache.dir, bytes: cachePlan.downloadBytes });
 
     emit({ type: 'images-resolved', images: images.map((i) => ({ path: i.path, bytes: i.totalBytes, digest: i.top.descriptor.digest })) });
+    if (cache !== undefined) await cacheDocuments(cache, images);
     // Per-image entries are whole images, reported as each is appended; the default layout shares layers.
-    const completion = options.perImage ? undefined : new ImageCompletion(images, emit);
-    const openBlob: BlobOpener = (image, blob) => streamWithProgress(client, image, blob, (event) => {
-      emit(event);
-      if (event.type === 'blob-done') completion?.blobWritten(event.digest);
-    });
+    const completion = options.perImage ? undefined : new ImageCompletion(images, leftOutDigests, emit);
+    const context: BlobSourceContext = { client, emit, onBlobWritten: (digest) => completion?.blobWritten(digest), signal: options.signal };
+    source = cache === undefined || cachePlan === undefined ? directSource(layers, context) : CachedSource.start(cache, cachePlan, concurrency, context);
     const imagesPath = join(outputDir, IMAGES_ARCHIVE);
-    const entries = options.perImage ? perImageEntries(images, openBlob) : layoutEntries(images, openBlob);
-    const imagesArchive = await writeTarGz(imagesPath, async (append) => {
-      for (const [index, entry] of entries.entries()) {
-        await append(entry);
-        // In the per-image layout each outer entry is one whole image.
-        const image = options.perImage ? images[index] : undefined;
-        if (image !== undefined) emit({ type: 'image-written', path: image.path });
-      }
-      completion?.finish();
-    }, { expectedBytes: uniqueBlobBytes, ...(options.signal === undefined ? {} : { signal: options.signal }) });
-    emit({ type: 'archive-written', path: imagesPath, size: imagesArchive.size, sha256: imagesArchive.sha256 });
+    const imagesArchive = await writeImagesArchive(imagesPath, images, source, { ...options, leftOut: leftOutDigests, expectedBytes: uniqueBlobBytes - leftOutBytes }, emit, completion);
+    emit({ type: 'archive-written', path: imagesPath, size: imagesArchive.size, sha256: imagesArchive.sha256, ...(imagesArchive.parts === undefined ? {} : { parts: imagesArchive.parts.map((p) => ({ path: p.path, size: p.size })) }) });
+    await source.close();
 
     const charmsPath = join(outputDir, CHARMS_ARCHIVE);
     let charmsArchive: WrittenArchive;
@@ -234,15 +284,89 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
         .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size, ...f.charmhub })),
       ...(toolFiles.length === 0 ? {} : { tools: toolFiles.map((t) => ({ file: t.name, platform: t.platform, sha256: t.sha256, size: t.size })) }),
       archives: {
-        [IMAGES_ARCHIVE]: { sha256: imagesArchive.sha256, size: imagesArchive.size, layout: options.perImage ? 'per-image' : 'oci+docker' },
+        [IMAGES_ARCHIVE]: {
+          sha256: imagesArchive.sha256, size: imagesArchive.size, layout: options.perImage ? 'per-image' : 'oci+docker',
+          ...(imagesArchive.parts === undefined ? {} : { parts: imagesArchive.parts.map((p) => ({ file: basename(p.path), size: p.size, sha256: p.sha256 })) }),
+        },
         [CHARMS_ARCHIVE]: { sha256: charmsArchive.sha256, size: charmsArchive.size },
       },
+      blobs: lockedBlobs(images),
+      ...(base === undefined ? {} : { base: base.base, leftOut }),
     };
+    await removeStaleImageArchives(outputDir, imagesArchive);
     const lockPath = join(outputDir, LOCK_FILE_NAME);
     await writeLock(lockPath, lock);
+    if (cache !== undefined) {
+      await cache.recordImages(images.filter((i) => !i.narrowed).map((i) => ({ reference: i.upstream, descriptor: i.top.descriptor })));
+      emit({ type: 'cache', dir: cache.dir, ...(await cache.usage()) });
+    }
     return { lock, lockPath, images: imagesArchive, charms: charmsArchive, warnings, uniqueBlobBytes };
   } finally {
+    await source?.close();
     await client.close();
+  }
+}
+
+/** Manifests and configs (and a narrowed index, ours) go into the cache too: `cache prune` and `--since` walk them. */
+async function cacheDocuments(cache: BlobCache, images: readonly ResolvedImage[]): Promise<void> {
+  for (const image of images) {
+    for (const doc of [...image.manifests.values(), ...image.configs.values()]) await cache.putBytes(doc.descriptor, doc.bytes);
+  }
+}
+
+/**
+ * images.tar.gz (or its parts) from the blob source. A cached layer found damaged as it is read has been
+ * removed: it is downloaded again and the archive written again from its start, so what is written is
+ * always what a run straight through writes.
+ */
+async function writeImagesArchive(
+  path: string,
+  images: readonly ResolvedImage[],
+  source: BlobSource,
+  options: Pick<CollectOptions, 'perImage' | 'splitBytes' | 'signal'> & { leftOut: ReadonlySet<string>; expectedBytes: number },
+  emit: CollectEventListener,
+  completion: ImageCompletion | undefined,
+): Promise<WrittenArchive> {
+  for (let attempt = 1; ; attempt++) {
+    const entries = options.perImage ? perImageEntries(images, source.open) : layoutEntries(images, source.open, options.leftOut);
+    const split = options.splitBytes === undefined ? undefined : { partBytes: options.splitBytes, maxBytes: maxGzipSize(tarSize(entries)) };
+    try {
+      return await writeTarGz(path, async (append) => {
+        for (const [index, entry] of entries.entries()) {
+          await append(entry);
+          // In the per-image layout each outer entry is one whole image.
+          const image = options.perImage ? images[index] : undefined;
+          if (image !== undefined) emit({ type: 'image-written', path: image.path });
+        }
+        completion?.finish();
+      }, { expectedBytes: options.expectedBytes, ...(options.signal === undefined ? {} : { signal: options.signal }), ...(split === undefined ? {} : { split }) });
+    } catch (err: unknown) {
+      const damaged = corruptCacheBlob(err);
+      // Each damaged layer is fetched again once; a cache that keeps damaging what it stores is a disk to look at.
+      if (damaged === undefined || !(source instanceof CachedSource) || attempt > 3) throw err;
+      emit({ type: 'cache-damaged', digest: damaged.expected, message: damaged.message });
+      source.refetch(damaged.expected);
+      source.restartWriting();
+    }
+  }
+}
+
+function corruptCacheBlob(err: unknown): CorruptCacheBlobError | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof CorruptCacheBlobError) return e;
+    if (typeof e !== 'object' || e === null) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The archive is images.tar.gz or its parts: whichever of them an earlier collect into this directory wrote
+ * and this one did not would be taken for part of it.
+ */
+async function removeStaleImageArchives(outputDir: string, written: WrittenArchive): Promise<void> {
+  const names = new Set((written.parts ?? [{ path: written.path }]).map((p) => basename(p.path)));
+  for (const name of await readdir(outputDir)) {
+    if ((name === IMAGES_ARCHIVE || isPartOf(name, IMAGES_ARCHIVE)) && !names.has(name)) await rm(join(outputDir, name), { force: true });
   }
 }
 
@@ -254,9 +378,10 @@ class ImageCompletion {
   readonly #pending = new Map<string, Set<string>>();
   readonly #emit: CollectEventListener;
 
-  constructor(images: readonly ResolvedImage[], emit: CollectEventListener) {
+  constructor(images: readonly ResolvedImage[], leftOut: ReadonlySet<string>, emit: CollectEventListener) {
     this.#emit = emit;
-    for (const image of images) this.#pending.set(image.path, new Set(image.layers.map((l) => l.digest)));
+    // A layer left out (--since) is never written: the image is complete without it.
+    for (const image of images) this.#pending.set(image.path, new Set(image.layers.map((l) => l.digest).filter((d) => !leftOut.has(d))));
     this.#flushEmpty();
   }
 
@@ -279,6 +404,21 @@ class ImageCompletion {
   #done(path: string): void {
     if (this.#pending.delete(path)) this.#emit({ type: 'image-written', path });
   }
+}
+
+/** Every blob of the release once (manifests and configs first, then layers, as in the archive), with the images needing it. */
+function lockedBlobs(images: readonly ResolvedImage[]): LockedBlob[] {
+  const blobs = new Map<string, LockedBlob>();
+  const use = (digest: string, size: number, path: string): void => {
+    const known = blobs.get(digest);
+    if (known === undefined) blobs.set(digest, { digest, size, images: [path] });
+    else if (!known.images.includes(path)) known.images.push(path);
+  };
+  for (const image of images) {
+    for (const doc of [...image.manifests.values(), ...image.configs.values()]) use(doc.descriptor.digest, doc.bytes.length, image.path);
+  }
+  for (const image of images) for (const layer of image.layers) use(layer.digest, layer.size, image.path);
+  return [...blobs.values()];
 }
 
 function countUniqueBytes(images: readonly ResolvedImage[]): number {
@@ -305,20 +445,4 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
     narrowed: image.narrowed,
     mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line, ...(m.applications === undefined ? {} : { applications: m.applications }) })),
   };
-}
-
-async function* streamWithProgress(client: RegistryClient, image: ResolvedImage, blob: { digest: string; size: number; mediaType: string }, emit: CollectEventListener): AsyncIterable<Buffer> {
-  const what = `image ${image.written} layer ${blob.digest}`;
-  let pending = 0;
-  for await (const chunk of client.host(image.registry).getBlob(image.repository, blob, what)) {
-    pending += chunk.length;
-    // Reporting every 64 KiB chunk would cost more than the copy; a few events per MB is plenty.
-    if (pending >= 4 * 1024 * 1024) {
-      emit({ type: 'blob-progress', path: image.path, digest: blob.digest, bytes: pending });
-      pending = 0;
-    }
-    yield chunk;
-  }
-  if (pending > 0) emit({ type: 'blob-progress', path: image.path, digest: blob.digest, bytes: pending });
-  emit({ type: 'blob-done', path: image.path, digest: blob.digest, size: blob.size });
 }

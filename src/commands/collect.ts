@@ -1,6 +1,9 @@
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSea } from 'node:sea';
+import { describeBase } from '../archive/differential.ts';
+import { defaultCacheDir } from '../cache/blob-cache.ts';
+import type { CollectEvent } from '../collect/events.ts';
 import { collect, type CollectResult } from '../collect/collect.ts';
 import { listRelease, type ReleaseListing } from '../collect/list.ts';
 import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, type ToolPlatform } from '../collect/tool-files.ts';
@@ -27,6 +30,10 @@ export interface CollectCommandOptions {
   charmhubUrl?: string;
   juju?: string;
   allowOutside?: boolean;
+  /** --cache DIR, or false for --no-cache; undefined: the default cache. */
+  cache?: string | false;
+  since?: string;
+  split?: number;
 }
 
 function listingText(listing: ReleaseListing): string {
@@ -92,6 +99,7 @@ export async function collectCommand(release: string | undefined, options: Colle
   }
   const credentials = await credentialsFromFlags(options, io);
   const warnings: string[] = [];
+  let cache: Extract<CollectEvent, { type: 'cache' }> | undefined;
   let renderer: CollectRenderer | undefined;
   // Off a terminal, progress lines go to stdout so that stderr holds only warnings and the failure line.
   if (!options.json) {
@@ -109,9 +117,13 @@ export async function collectCommand(release: string | undefined, options: Colle
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
+      ...(options.cache === false ? {} : { cacheDir: options.cache ?? defaultCacheDir() }),
+      ...(options.since === undefined ? {} : { since: options.since }),
+      ...(options.split === undefined ? {} : { splitBytes: options.split }),
       ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
       onEvent: (event) => {
         if (event.type === 'warning') warnings.push(event.message);
+        if (event.type === 'cache') cache = event;
         renderer?.onEvent(event);
       },
     }),
@@ -128,11 +140,14 @@ export async function collectCommand(release: string | undefined, options: Colle
     return;
   }
   if (io.isTty) for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  const base = result.lock.base === undefined ? '' : `, a differential archive on ${describeBase(result.lock.base)}: ${result.lock.leftOut?.length ?? 0} layers (${formatBytes((result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0))}) left out`;
+  const parts = result.images.parts === undefined ? '' : ` in ${result.images.parts.length} parts: ${basename(result.images.parts[0]?.path ?? '')} to ${basename(result.images.parts[result.images.parts.length - 1]?.path ?? '')} (cat them to rebuild it)`;
   io.stdout(
-    `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
-      `  ${result.images.path}  ${formatBytes(result.images.size)}\n` +
+    `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms${base}\n` +
+      `  ${result.images.path}  ${formatBytes(result.images.size)}${parts}\n` +
       `  ${result.charms.path}  ${formatBytes(result.charms.size)}` +
       `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +
-      `  ${result.lockPath}\n`,
+      `  ${result.lockPath}\n` +
+      (cache === undefined ? '' : `  cache ${cache.dir}: ${formatBytes(cache.bytes)} in ${cache.blobs} blobs${cache.partialBytes > 0 ? `, ${formatBytes(cache.partialBytes)} of unfinished downloads` : ''} (airgap cache prune frees it)\n`),
   );
 }

@@ -1,0 +1,28 @@
+/**
+ * The words every command uses about a differential archive (`collect --since`) whose base is not where it
+ * should be: `load` (the target registry) and `serve` (the store) refuse it alike, naming the release to
+ * bring first.
+ */
+import { AirgapError } from '../errors.ts';
+import { formatBytes } from '../fs/atomic-file.ts';
+import type { LeftOutBlob, Lock, LockedBase } from '../lock.ts';
+
+/** `kubeflow 1.8 (lock sha256:0123456789ab…)` */
+export function describeBase(base: LockedBase): string {
+  return `${base.name}${base.version === '' ? '' : ` ${base.version}`} (lock ${base.sha256.slice(0, 19)}…)`;
+}
+
+/**
+ * `where` (the registry, the store) lacks `missing`, layers the archive leaves out because its base release
+ * carries them. `nothingDone` says what was spared; `bringBase` how to bring the base (`load it into REG`).
+ */
+export function missingBaseError(lock: Lock, base: LockedBase, where: string, missing: readonly LeftOutBlob[], nothingDone: string, bringBase: string): AirgapError {
+  const first = missing[0];
+  const users = first === undefined ? [] : (lock.blobs?.find((b) => b.digest === first.digest)?.images ?? []);
+  const bytes = missing.reduce((n, b) => n + b.size, 0);
+  const example = first === undefined ? '' : ` (${first.digest}${users.length === 0 ? '' : `, a layer of ${users.join(', ')}`}${missing.length > 1 ? `, and ${missing.length - 1} more` : ''})`;
+  return new AirgapError(
+    `this is a differential archive: it builds on ${describeBase(base)}, and ${where} lacks ${missing.length} of the ${lock.leftOut?.length ?? missing.length} layers it leaves out, ${formatBytes(bytes)}${example}; ${nothingDone}`,
+    { hint: `${bringBase} ${base.name}${base.version === '' ? '' : ` ${base.version}`} first, then this archive` },
+  );
+}
