@@ -20,7 +20,8 @@ export function missingBaseError(lock: Lock, base: LockedBase, where: string, mi
   const first = missing[0];
   const users = first === undefined ? [] : (lock.blobs?.find((b) => b.digest === first.digest)?.images ?? []);
   const bytes = missing.reduce((n, b) => n + b.size, 0);
-  const example = first === undefined ? '' : ` (${first.digest}${users.length === 0 ? '' : `, a layer of ${users.join(', ')}`}${missing.length > 1 ? `, and ${missing.length - 1} more` : ''})`;
+  const shown = users.length > 3 ? `${users.slice(0, 3).join(', ')} and ${users.length - 3} more images` : users.join(', ');
+  const example = first === undefined ? '' : ` (${first.digest}${users.length === 0 ? '' : `, a layer of ${shown}`}${missing.length > 1 ? `; and ${missing.length - 1} more layers` : ''})`;
   return new AirgapError(
     `this is a differential archive: it builds on ${describeBase(base)}, and ${where} lacks ${missing.length} of the ${lock.leftOut?.length ?? missing.length} layers it leaves out, ${formatBytes(bytes)}${example}; ${nothingDone}`,
     { hint: `${bringBase} ${base.name}${base.version === '' ? '' : ` ${base.version}`} first, then this archive` },

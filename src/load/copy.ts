@@ -75,7 +75,7 @@ export class ArchiveCopy {
     signal?.addEventListener('abort', onAbort, { once: true });
     let read: { sha256: string; size: number } | undefined;
     try {
-      read = await readArchive(archive, (member) => this.#onMember(member, false, stopper), { signal: stopper.signal, describeMember: (name) => this.#describeMember(name) });
+      read = await readArchive(this.#source.files, (member) => this.#onMember(member, false, stopper), { signal: stopper.signal, describeMember: (name) => this.#describeMember(name) });
     } catch (err: unknown) {
       if (!(err instanceof StopReading)) throw this.#destination.failure?.error ?? err;
     } finally {
@@ -111,7 +111,7 @@ export class ArchiveCopy {
     if (again.length > 0) {
       this.#emit({ type: 'second-pass', blobs: again.length, reason: this.#deferred.size > 0 || this.contents.isDockerSave ? 'layers come before their manifests in this archive' : 'the registry would not mount some blobs' });
       for (const key of this.#destination.unmounted) this.#destination.unmounted.delete(key);
-      const second = await readArchive(archive, (member) => this.#onMember(member, true, stopper), {
+      const second = await readArchive(this.#source.files, (member) => this.#onMember(member, true, stopper), {
         ...(signal === undefined ? {} : { signal }),
         describeMember: (name) => this.#describeMember(name),
       });
