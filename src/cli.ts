@@ -7,6 +7,8 @@ import { checkCommand } from './commands/check.ts';
 import { serveCommand } from './commands/serve.ts';
 import { CONFIG_KINDS, configCommand } from './commands/config.ts';
 import { initCommand } from './commands/init.ts';
+import { verifyCommand } from './commands/verify.ts';
+import { cachePruneCommand } from './commands/cache.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { parseByteSize } from './cli/byte-size.ts';
 import { CancelledError, UsageError } from './errors.ts';
@@ -149,6 +151,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--store <dir>', 'content-addressed directory the archive is unpacked into and pushes land in, reused across restarts (default: a temporary one)')
     .action(async (source: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
       await serveCommand(source, options, io);
+    });
+
+  program
+    .command('verify')
+    .description('check the carried files offline, before loading: every part and both archives against the lock, every blob against its digest; exit 1 naming what is damaged or missing')
+    .argument('[dir]', 'the directory holding airgap-lock.json and the archives (or their parts)', '.')
+    .option('--json', 'print the report as JSON on stdout', false)
+    .action(async (dir: string, options: Parameters<typeof verifyCommand>[1]) => {
+      await verifyCommand(dir, options, io);
+    });
+
+  program
+    .command('cache')
+    .description('manage collect\'s blob cache')
+    .command('prune')
+    .description('remove every cached blob no kept release needs (with no --keep-lock: all of them)')
+    .option('--keep-lock <lock>', 'keep the blobs of the release of this airgap-lock.json (repeatable)', repeatable, [])
+    .option('--cache <dir>', 'the cache (default: $XDG_CACHE_HOME/airgap or ~/.cache/airgap)')
+    .option('--dry-run', 'say what would be removed, remove nothing', false)
+    .option('--json', 'print the result as JSON on stdout', false)
+    .action(async (options: Parameters<typeof cachePruneCommand>[0]) => {
+      await cachePruneCommand(options, io);
     });
 
   program
