@@ -12,7 +12,7 @@ const DEFLATE_PIECE = 1024 * 1024;
 const FINAL_BLOCK = Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff]);
 
 function storedBlockHeader(length: number): Buffer {
-  const header = Buffer.alloc(5);
+  const header = Buffer.allocUnsafe(5);
   header[0] = 0x00;
   header.writeUInt16LE(length, 1);
   header.writeUInt16LE(~length & 0xffff, 3);
