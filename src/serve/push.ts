@@ -10,7 +10,8 @@ import { ApiError, digestInvalid, readOnly, uploadUnknown } from './api-error.ts
 import type { BlobStore } from './blob-store.ts';
 import { manifestOf, type StoredManifest } from './content.ts';
 import type { Exchange, ServeContext } from './context.ts';
-import { header, readBody, send } from './http.ts';
+import { isClientGone } from './boundary.ts';
+import { detachedBody, header, readBody, send } from './http.ts';
 import { isSha256Digest, isValidName, isValidTag, looksLikeDigest } from './names.ts';
 import { parseContentRange } from './range.ts';
 import type { UploadSession, UploadSessions } from './uploads.ts';
@@ -59,7 +60,12 @@ async function finishUpload(ctx: ServeContext, w: Writable, x: Exchange, session
     await w.uploads.finish(session);
     throw digestInvalid({ expected: digest, actual, size: session.size }, `the ${session.size} bytes uploaded hash to ${actual}, not ${digest}: nothing was stored`);
   }
-  await w.store.commit(session.tempPath, digest);
+  try {
+    await w.store.commit(session.tempPath, digest);
+  } catch (err: unknown) {
+    await w.uploads.finish(session);
+    throw err;
+  }
   ctx.content.addBlob(digest, { path: w.store.blobPath(digest), size: session.size });
   ctx.content.linkBlob(session.name, digest);
   await w.uploads.finish(session);
@@ -77,10 +83,18 @@ function checkContentRange(x: Exchange, session: UploadSession): void {
   if (Number.isFinite(length) && length !== range.end - range.start + 1) throw fail(`Content-Range ${range.start}-${range.end} does not match Content-Length ${length}`);
 }
 
-async function appendBody(w: Writable, x: Exchange, session: UploadSession): Promise<void> {
+/**
+ * Write the request's body into the upload. When that fails the upload ends and its file goes, except for a
+ * chunk (`resumable`) the client broke off: that upload stays, and GET on it says how far it got.
+ */
+async function appendBody(w: Writable, x: Exchange, session: UploadSession, resumable: boolean): Promise<void> {
   if (session.busy) throw new ApiError(416, 'RANGE_INVALID', { size: session.size }, { message: 'another request is writing this upload', headers: uploadHeaders(x, session) });
-  const bytes = await w.uploads.append(session, x.req);
-  x.received += bytes;
+  try {
+    x.received += await w.uploads.append(session, detachedBody(x.req));
+  } catch (err: unknown) {
+    if (!resumable || !isClientGone(err, x.req)) await w.uploads.finish(session);
+    throw err;
+  }
 }
 
 /** POST /v2/<name>/blobs/uploads/: a mount, a monolithic upload (?digest=), or a new session. */
@@ -103,7 +117,7 @@ export async function startUpload(ctx: ServeContext, x: Exchange, name: string):
       await w.uploads.finish(session);
       throw err;
     }
-    await appendBody(w, x, session);
+    await appendBody(w, x, session, false);
     await finishUpload(ctx, w, x, session, digest);
     return;
   }
@@ -122,7 +136,7 @@ function sessionOf(ctx: ServeContext, name: string, uuid: string): { w: Writable
 export async function patchUpload(ctx: ServeContext, x: Exchange, name: string, uuid: string): Promise<void> {
   const { w, session } = sessionOf(ctx, name, uuid);
   checkContentRange(x, session);
-  await appendBody(w, x, session);
+  await appendBody(w, x, session, true);
   send(x.res, 202, uploadHeaders(x, session));
 }
 
@@ -130,7 +144,7 @@ export async function putUpload(ctx: ServeContext, x: Exchange, name: string, uu
   const { w, session } = sessionOf(ctx, name, uuid);
   const digest = claimedDigest(x);
   checkContentRange(x, session);
-  await appendBody(w, x, session);
+  await appendBody(w, x, session, false);
   await finishUpload(ctx, w, x, session, digest);
 }
 

@@ -10,12 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
-import { ApiError } from './api-error.ts';
 import { BlobStore } from './blob-store.ts';
 import { RegistryContent } from './content.ts';
-import type { Exchange, ServeContext } from './context.ts';
+import { serveRequest, type RequestHooks } from './boundary.ts';
+import type { ServeContext } from './context.ts';
 import type { ServeEventListener } from './events.ts';
-import { sendError } from './http.ts';
 import { isImageLayout } from './layout.ts';
 import { clientHost, parseListen } from './listen.ts';
 import { openLayout, openLayoutImage } from './open-layout.ts';
@@ -74,13 +73,16 @@ function listenFailure(err: unknown, listen: string): AirgapError {
   return new AirgapError(`cannot listen on ${listen}: ${messageOf(err)}`, { cause: err });
 }
 
-function isClientGone(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ERR_STREAM_DESTROYED';
-}
-
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
-  const emit: ServeEventListener = options.onEvent ?? (() => {});
+  const listener = options.onEvent;
+  // A listener that throws (a renderer's bug, a closed stdout) must not take a request, or the server, with it.
+  const emit: ServeEventListener = (event) => {
+    try {
+      listener?.(event);
+    } catch {
+      // Nowhere left to report it.
+    }
+  };
   const warn = (message: string): void => emit({ type: 'warning', message });
   const listenText = options.listen ?? '127.0.0.1:5000';
   const address = parseListen(listenText);
@@ -132,35 +134,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     const scheme = tls === undefined ? 'http' : 'https';
     let fallbackHost = clientHost(address, address.port);
     let inFlight = 0;
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-      const started = performance.now();
-      inFlight++;
-      const x: Exchange = { req, res, url: new URL(req.url ?? '/', 'http://localhost'), baseUrl: `${scheme}://${req.headers.host ?? fallbackHost}`, received: 0, sent: 0 };
-      let error: string | undefined;
-      res.once('close', () => {
-        inFlight--;
-        emit({
-          type: 'request', time: new Date().toISOString(), remote: req.socket.remoteAddress ?? '-', method: req.method ?? '-', path: req.url ?? '/',
-          status: res.statusCode, bytesSent: x.sent, bytesReceived: x.received, ms: Math.round(performance.now() - started), aborted: !res.writableFinished,
-          ...(error === undefined ? {} : { error }),
-        });
-      });
-      route(ctx, x).catch((err: unknown) => {
-        if (err instanceof ApiError) {
-          if (!res.headersSent) sendError(res, err);
-          else res.destroy();
-          return;
-        }
-        if (isClientGone(err) || req.destroyed) {
-          res.destroy();
-          return;
-        }
-        error = messageOf(err);
-        warn(`${req.method ?? '-'} ${req.url ?? '/'}: ${error}`);
-        if (!res.headersSent) sendError(res, new ApiError(500, 'UNKNOWN', {}, { message: error }));
-        else res.destroy();
-      });
+    const hooks: RequestHooks = {
+      scheme,
+      fallbackBase: () => `${scheme}://${fallbackHost}`,
+      onStart: () => inFlight++,
+      onEnd: () => inFlight--,
     };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => serveRequest(ctx, req, res, hooks, (x) => route(ctx, x));
     const server: Server = tls === undefined ? createHttpServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest);
     // Large layers upload for longer than Node's default 5-minute request limit; idle keep-alive
     // connections stay open long enough that clients rarely race a close.

@@ -9,8 +9,10 @@ import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BlobStore } from './blob-store.ts';
 
-// A client that opened an upload and vanished leaves a file behind: dropped after this long untouched.
+// A client that opened an upload and vanished leaves a file behind: dropped after this long untouched,
+// looked for this often.
 const IDLE_LIMIT_MS = 60 * 60 * 1000;
+const SWEEP_EVERY_MS = 60 * 1000;
 
 export interface UploadSession {
   readonly uuid: string;
@@ -27,9 +29,14 @@ export interface UploadSession {
 export class UploadSessions {
   readonly #store: BlobStore;
   readonly #sessions = new Map<string, UploadSession>();
+  readonly #sweep: NodeJS.Timeout;
 
   constructor(store: BlobStore) {
     this.#store = store;
+    this.#sweep = setInterval(() => {
+      this.#dropIdle().catch(() => {});
+    }, SWEEP_EVERY_MS);
+    this.#sweep.unref();
   }
 
   get size(): number {
@@ -37,7 +44,6 @@ export class UploadSessions {
   }
 
   async start(name: string): Promise<UploadSession> {
-    await this.#dropIdle();
     const session: UploadSession = { uuid: randomUUID(), name, tempPath: this.#store.tempPath(), size: 0, hash: createHash('sha256'), busy: false, touched: Date.now() };
     this.#sessions.set(session.uuid, session);
     return session;
@@ -93,6 +99,7 @@ export class UploadSessions {
   }
 
   async discardAll(): Promise<void> {
+    clearInterval(this.#sweep);
     for (const session of [...this.#sessions.values()]) await this.finish(session);
   }
 }
