@@ -63,7 +63,7 @@ export function serveRequest(ctx: ServeContext, req: IncomingMessage, res: Serve
   res.once('close', () => {
     hooks.onEnd();
     ctx.emit({
-      type: 'request', time: new Date().toISOString(), remote, method, path,
+      type: 'request', time: new Date().toISOString(), remote, user: exchange?.user, method, path,
       status: res.statusCode, bytesSent: exchange?.sent ?? 0, bytesReceived: exchange?.received ?? 0,
       ms: Math.round(performance.now() - started), aborted: !res.writableFinished,
       ...(error === undefined ? {} : { error }),
@@ -90,7 +90,7 @@ export function serveRequest(ctx: ServeContext, req: IncomingMessage, res: Serve
   };
 
   try {
-    exchange = { req, res, url: new URL(path, 'http://localhost'), baseUrl: req.headers.host === undefined ? hooks.fallbackBase() : `${hooks.scheme}://${req.headers.host}`, received: 0, sent: 0 };
+    exchange = { req, res, url: new URL(path, 'http://localhost'), baseUrl: req.headers.host === undefined ? hooks.fallbackBase() : `${hooks.scheme}://${req.headers.host}`, received: 0, sent: 0, user: undefined };
     handler(exchange).catch(fail);
   } catch (err: unknown) {
     fail(err);

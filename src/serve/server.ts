@@ -12,7 +12,9 @@ import { performance } from 'node:perf_hooks';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { BlobStore } from './blob-store.ts';
 import { RegistryContent } from './content.ts';
+import type { AuthPolicy } from './auth.ts';
 import { serveRequest, type RequestHooks } from './boundary.ts';
+import { Htpasswd } from './htpasswd.ts';
 import type { ServeContext } from './context.ts';
 import type { ServeEventListener } from './events.ts';
 import { isImageLayout } from './layout.ts';
@@ -30,8 +32,13 @@ export interface ServeOptions {
   listen?: string;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
-  /** Accept pushes (blob uploads, manifest PUTs) into the store. */
+  /** Accept pushes (blob uploads, manifest PUTs) and deletes into the store. */
   writable?: boolean;
+  /**
+   * HTTP basic authentication against an htpasswd file of bcrypt entries. Over plain HTTP only with `insecure`
+   * (every password would cross the network in clear); `anonymousPull` lets anyone read.
+   */
+  auth?: { htpasswdFile: string; anonymousPull?: boolean; insecure?: boolean };
   /**
    * The content-addressed directory an archive is unpacked into and pushes land in, kept across restarts.
    * Default: a temporary directory, removed on close.
@@ -73,6 +80,18 @@ function listenFailure(err: unknown, listen: string): AirgapError {
   return new AirgapError(`cannot listen on ${listen}: ${messageOf(err)}`, { cause: err });
 }
 
+/** The checks of the auth options, before anything is started, and the users they name. */
+async function authPolicy(options: ServeOptions, warn: (message: string) => void): Promise<AuthPolicy | undefined> {
+  const auth = options.auth;
+  if (auth === undefined) return undefined;
+  if (options.tls === undefined && auth.insecure !== true) {
+    throw new UsageError('--htpasswd on plain HTTP would send every password across the network in clear', {
+      hint: 'serve HTTPS with --tls-cert and --tls-key, or add --insecure-auth if this network is trusted',
+    });
+  }
+  return { users: await Htpasswd.open(resolve(auth.htpasswdFile), warn), anonymousPull: auth.anonymousPull === true };
+}
+
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   const listener = options.onEvent;
   // A listener that throws (a renderer's bug, a closed stdout) must not take a request, or the server, with it.
@@ -91,6 +110,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   if (options.tls !== undefined) {
     tls = { cert: await readTlsFile(options.tls.certFile, '--tls-cert'), key: await readTlsFile(options.tls.keyFile, '--tls-key') };
   }
+  const auth = await authPolicy(options, warn);
   const source = await resolveSource(options.source);
   if (source.kind === 'none' && options.store === undefined && !writable) {
     throw new UsageError('nothing to serve: give images.tar.gz, its directory or an OCI layout, or --store DIR, or --writable for an empty registry');
@@ -130,7 +150,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     options.signal?.throwIfAborted();
 
     const uploads = writable && store !== undefined ? new UploadSessions(store) : undefined;
-    const ctx: ServeContext = { content, store, uploads, writable, emit };
+    const ctx: ServeContext = { content, store, uploads, writable, auth, emit };
     const scheme = tls === undefined ? 'http' : 'https';
     let fallbackHost = clientHost(address, address.port);
     let inFlight = 0;
@@ -155,7 +175,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
     fallbackHost = clientHost(address, port);
     const url = `${scheme}://${fallbackHost}`;
-    emit({ type: 'ready', url, images: content.imageCount(), repositories: content.repositoryNames().length, writable, store: store?.dir, sources });
+    emit({ type: 'ready', url, images: content.imageCount(), repositories: content.repositoryNames().length, writable, store: store?.dir, sources, users: auth?.users.userCount, anonymousPull: auth?.anonymousPull === true });
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {

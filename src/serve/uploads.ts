@@ -3,11 +3,12 @@
  * sha256 of what it holds. Bytes only ever reach the blob's own name through BlobStore.commit, after the
  * digest the client claims has been checked against what arrived.
  */
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BlobStore } from './blob-store.ts';
+import { newHash, type DigestAlgorithm } from './digest.ts';
 
 // A client that opened an upload and vanished leaves a file behind: dropped after this long untouched,
 // looked for this often.
@@ -19,8 +20,12 @@ export interface UploadSession {
   readonly name: string;
   readonly tempPath: string;
   size: number;
-  /** Running sha256 of the file's bytes; undefined when a broken chunk left it unsure (re-read at the end). */
+  /**
+   * Running hash of the file's bytes, by the algorithm the client announced (`digest-algorithm`, else sha256);
+   * undefined when a broken chunk left it unsure. Either way the end re-reads the file when it must.
+   */
   hash: Hash | undefined;
+  readonly algorithm: DigestAlgorithm;
   /** A chunk is being written: a second one at the same time would interleave. */
   busy: boolean;
   touched: number;
@@ -43,8 +48,8 @@ export class UploadSessions {
     return this.#sessions.size;
   }
 
-  async start(name: string): Promise<UploadSession> {
-    const session: UploadSession = { uuid: randomUUID(), name, tempPath: this.#store.tempPath(), size: 0, hash: createHash('sha256'), busy: false, touched: Date.now() };
+  start(name: string, algorithm: DigestAlgorithm = 'sha256'): UploadSession {
+    const session: UploadSession = { uuid: randomUUID(), name, tempPath: this.#store.tempPath(), size: 0, hash: newHash(algorithm), algorithm, busy: false, touched: Date.now() };
     this.#sessions.set(session.uuid, session);
     return session;
   }
@@ -74,15 +79,15 @@ export class UploadSessions {
     }
   }
 
-  /** The digest of everything uploaded so far (read from the file again when a broken chunk left the hash unsure). */
-  async digest(session: UploadSession): Promise<string> {
-    if (session.hash !== undefined) {
-      const digest = `sha256:${session.hash.copy().digest('hex')}`;
-      return digest;
-    }
-    const hash = createHash('sha256');
+  /**
+   * The digest by `algorithm` of everything uploaded so far: from the running hash when it is of that algorithm
+   * and sure, else read from the file again.
+   */
+  async digest(session: UploadSession, algorithm: DigestAlgorithm): Promise<string> {
+    if (session.hash !== undefined && session.algorithm === algorithm) return `${algorithm}:${session.hash.copy().digest('hex')}`;
+    const hash = newHash(algorithm);
     if (session.size > 0) for await (const chunk of createReadStream(session.tempPath)) hash.update(chunk as Buffer);
-    return `sha256:${hash.digest('hex')}`;
+    return `${algorithm}:${hash.digest('hex')}`;
   }
 
   /** The upload is over (committed or refused): forget it and remove what is left of its file. */
