@@ -3,7 +3,7 @@
  * 405 (with the `Allow` the registry really offers) for the rest.
  */
 import { ApiError, nameInvalid, readOnly } from './api-error.ts';
-import { authorize, type Access } from './auth.ts';
+import { authorize, issueToken, TOKEN_PATH, type Access } from './auth.ts';
 import type { Exchange, ServeContext } from './context.ts';
 import { deleteBlob, deleteManifest } from './delete.ts';
 import { sendJson } from './http.ts';
@@ -66,6 +66,10 @@ function accessOf(method: Method | undefined): Access {
 export async function route(ctx: ServeContext, x: Exchange): Promise<void> {
   const path = x.url.pathname;
   const verb = x.req.method ?? 'GET';
+  if (path === TOKEN_PATH) {
+    await issueToken(ctx, x);
+    return;
+  }
   if (path === '/v2' || path === '/v2/') {
     await authorize(ctx, x, 'login');
     if (verb !== 'GET' && verb !== 'HEAD') throw new ApiError(405, 'UNSUPPORTED', {}, { headers: { Allow: 'GET, HEAD' } });
@@ -85,8 +89,8 @@ export async function route(ctx: ServeContext, x: Exchange): Promise<void> {
     const ref = match[2] ?? '';
     const offered = Object.entries(r.methods).filter(([, m]) => ctx.writable || !m.writes);
     const method = offered.find(([v]) => v === verb)?.[1];
-    await authorize(ctx, x, accessOf(method));
     if (!isValidName(name)) throw nameInvalid(name);
+    await authorize(ctx, x, accessOf(method), name);
     const allow = offered.map(([v]) => v).join(', ');
     if (method === undefined) {
       if (!ctx.writable && r.methods[verb]?.writes === true) throw readOnly(allow);

@@ -15,6 +15,7 @@ import { RegistryContent } from './content.ts';
 import type { AuthPolicy } from './auth.ts';
 import { serveRequest, type RequestHooks } from './boundary.ts';
 import { Htpasswd } from './htpasswd.ts';
+import { TokenSigner } from './tokens.ts';
 import type { ServeContext } from './context.ts';
 import type { ServeEventListener } from './events.ts';
 import { isImageLayout } from './layout.ts';
@@ -89,7 +90,7 @@ async function authPolicy(options: ServeOptions, warn: (message: string) => void
       hint: 'serve HTTPS with --tls-cert and --tls-key, or add --insecure-auth if this network is trusted',
     });
   }
-  return { users: await Htpasswd.open(resolve(auth.htpasswdFile), warn), anonymousPull: auth.anonymousPull === true };
+  return { users: await Htpasswd.open(resolve(auth.htpasswdFile), warn), anonymousPull: auth.anonymousPull === true, tokens: new TokenSigner() };
 }
 
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {

@@ -77,7 +77,7 @@ describe('an oversized manifest sent chunked (no Content-Length)', () => {
       await expectServing(server);
     }
     await pushSmallBlob(server);
-    expect(server.process.logs()).toMatch(/ 127\.0\.0\.1 PUT \/v2\/hostile\/manifests\/latest 413 /);
+    expect(server.process.logs()).toMatch(/ 127\.0\.0\.1 - PUT \/v2\/hostile\/manifests\/latest 413 /);
   });
 });
 

@@ -8,8 +8,9 @@ import { makeCertificateAuthority, type CertificateAuthority } from '../support/
 import { bcryptHtpasswdLine } from '../support/registry.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 
-// --htpasswd on the HTTP level: the challenge, who gets through with and without --anonymous-pull, what the
-// log says (the user, never a password), the start-up refusals, and a users file edited while serving.
+// --htpasswd on the HTTP level: the bearer challenge and the registry's own token endpoint, who gets through with
+// and without --anonymous-pull, what the log says (the user, never a password), the start-up refusals, and a users
+// file edited while serving.
 let tmp: TempDir;
 let ca: CertificateAuthority;
 let htpasswd: string;
@@ -48,15 +49,37 @@ describe('with --htpasswd', () => {
     await server?.close();
   });
 
-  it('challenges an anonymous request with 401 UNAUTHORIZED and WWW-Authenticate: Basic', async () => {
+  it('challenges an anonymous request with 401 UNAUTHORIZED and a Bearer challenge to its own token endpoint', async () => {
     for (const path of ['/v2/', '/v2/_catalog', '/v2/app/manifests/v1', '/v2/app/tags/list']) {
       const res = await fetch(`${server.url}${path}`);
       expect(res.status, path).toBe(401);
-      expect(res.headers.get('www-authenticate'), path).toBe('Basic realm="airgap serve", charset="UTF-8"');
+      const scope = path.startsWith('/v2/app/') ? ',scope="repository:app:pull"' : '';
+      expect(res.headers.get('www-authenticate'), path).toBe(`Bearer realm="${server.url}/auth/token",service="airgap-serve"${scope}`);
       expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('UNAUTHORIZED');
     }
     const push = await fetch(`${server.url}/v2/app/blobs/uploads/`, { method: 'POST' });
     expect(push.status).toBe(401);
+    expect(push.headers.get('www-authenticate')).toContain('scope="repository:app:pull,push"');
+  });
+
+  it('issues a token for the right password only; the token reads and pushes, a forged one does not', async () => {
+    const token = async (headers: Record<string, string>): Promise<Response> => fetch(`${server.url}/auth/token?service=airgap-serve&scope=repository:app:pull,push`, { headers });
+    const refused = await token({});
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Basic /);
+    expect((await token(basic('alice', 'wrong'))).status).toBe(401);
+    const granted = await token(basic('alice', PASSWORD));
+    expect(granted.status).toBe(200);
+    const body = (await granted.json()) as { token: string; access_token: string; expires_in: number };
+    expect(body.access_token).toBe(body.token);
+    expect(body.expires_in).toBe(900);
+    const bearer = { authorization: `Bearer ${body.token}` };
+    expect((await fetch(`${server.url}/v2/`, { headers: bearer })).status).toBe(200);
+    expect((await fetch(`${server.url}/v2/app/blobs/uploads/`, { method: 'POST', headers: bearer })).status).toBe(202);
+    const forged = `${body.token.split('.')[0] ?? ''}.${Buffer.alloc(32).toString('base64url')}`;
+    expect((await fetch(`${server.url}/v2/`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
+    // containerd tries an OAuth2 POST first, and falls back to GET on 405.
+    expect((await fetch(`${server.url}/auth/token`, { method: 'POST' })).status).toBe(405);
   });
 
   it('lets the right password in, and refuses a wrong one, an unknown user and another scheme', async () => {
@@ -65,6 +88,7 @@ describe('with --htpasswd', () => {
     expect((await fetch(`${server.url}/v2/`, { headers: basic('alice', 'wrong') })).status).toBe(401);
     expect((await fetch(`${server.url}/v2/`, { headers: basic('mallory', PASSWORD) })).status).toBe(401);
     expect((await fetch(`${server.url}/v2/`, { headers: { authorization: 'Bearer abc' } })).status).toBe(401);
+    expect((await fetch(`${server.url}/v2/`, { headers: { authorization: 'Digest username="alice"' } })).status).toBe(401);
   });
 
   it('logs the user of each request and never a password or Authorization value', () => {
@@ -91,6 +115,14 @@ describe('with --htpasswd --anonymous-pull', () => {
 
   it('lets anyone read, asks for a user to push or delete, and still checks credentials that are given', async () => {
     expect((await fetch(`${server.url}/v2/_catalog`)).status).toBe(200);
+    // An empty Basic login (what clients send with none) is anonymous, not a wrong password.
+    expect((await fetch(`${server.url}/v2/_catalog`, { headers: basic('', '') })).status).toBe(200);
+    // Anonymous tokens: what docker asks for. They read, and pass /v2/, and cannot push.
+    const anonymous = (await (await fetch(`${server.url}/auth/token?scope=repository:app:pull`)).json()) as { token: string };
+    const bearer = { authorization: `Bearer ${anonymous.token}` };
+    expect((await fetch(`${server.url}/v2/`, { headers: bearer })).status).toBe(200);
+    expect((await fetch(`${server.url}/v2/app/tags/list`, { headers: bearer })).status).toBe(404);
+    expect((await fetch(`${server.url}/v2/app/blobs/uploads/`, { method: 'POST', headers: bearer })).status).toBe(401);
     expect((await fetch(`${server.url}/v2/app/manifests/v1`)).status).toBe(404);
     expect((await fetch(`${server.url}/v2/app/referrers/sha256:${'0'.repeat(64)}`)).status).toBe(200);
     // docker and skopeo learn from /v2/ whether to send credentials when they push.
