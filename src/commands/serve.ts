@@ -30,6 +30,11 @@ function escapeForLog(text: string): string {
   return text.replace(/[\s\p{C}\\]/gu, (c) => (c === '\\' ? '\\\\' : `\\x${c.codePointAt(0)?.toString(16).padStart(2, '0') ?? ''}`));
 }
 
+/** `repo:tag` or `repo@digest`. */
+function referenceText(event: { repository: string; reference: string }): string {
+  return `${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference}`;
+}
+
 interface Renderer {
   onEvent(event: ServeEvent): void;
   stop(): void;
@@ -47,10 +52,10 @@ function plainRenderer(io: CommandIo): Renderer {
           io.stdout(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
           break;
         case 'pushed':
-          io.stdout(`pushed ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference} ${event.digest}\n`);
+          io.stdout(`pushed ${referenceText(event)} ${event.digest}\n`);
           break;
         case 'deleted':
-          io.stdout(`deleted ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference}\n`);
+          io.stdout(`deleted ${referenceText(event)}\n`);
           break;
         case 'warning':
           io.stderr(`warning: ${event.message}\n`);
@@ -112,10 +117,10 @@ function terminalRenderer(io: CommandIo): Renderer {
           update(`${requests} requests, ${formatBytes(sent)} sent, ${formatBytes(received)} received${failures > 0 ? `, ${failures} failed` : ''} (Ctrl-C to stop)`);
           break;
         case 'pushed':
-          line(`pushed ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference} ${event.digest}\n`);
+          line(`pushed ${referenceText(event)} ${event.digest}\n`);
           break;
         case 'deleted':
-          line(`deleted ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference}\n`);
+          line(`deleted ${referenceText(event)}\n`);
           break;
         case 'warning':
           line(`warning: ${event.message}\n`, true);

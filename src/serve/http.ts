@@ -64,13 +64,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onClose = (): void => {
       stop();
-      if (!req.complete) reject(Object.assign(new Error('the client closed the connection before the body ended'), { code: 'ECONNRESET' }));
+      if (!req.complete) reject(bodyCutOff());
     };
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('error', onError);
     req.once('close', onClose);
   });
+}
+
+/** The client went away mid-body: coded as a reset, which the error boundary takes for "nobody to answer". */
+function bodyCutOff(): Error {
+  return Object.assign(new Error('the client closed the connection before the body ended'), { code: 'ECONNRESET' });
 }
 
 function tooLarge(limit: number): ApiError {
@@ -87,7 +92,7 @@ export function detachedBody(req: IncomingMessage): Readable {
     body.destroy(err);
   };
   const onClose = (): void => {
-    if (!req.complete) body.destroy(Object.assign(new Error('the client closed the connection before the body ended'), { code: 'ECONNRESET' }));
+    if (!req.complete) body.destroy(bodyCutOff());
   };
   req.once('error', onError);
   req.once('close', onClose);

@@ -19,17 +19,23 @@ interface Method {
   writes: boolean;
 }
 
-interface Route {
+interface RouteSpec {
   /** Names hold slashes, so each pattern anchors on its suffix. Group 1: the name; group 2: tag, digest or uuid. */
   pattern: RegExp;
   methods: Record<string, Method>;
+}
+
+/** A route with what it offers a writable and a read-only registry, worked out once. */
+interface Route extends RouteSpec {
+  all: [string, Method][];
+  reads: [string, Method][];
 }
 
 const read = (handler: Handler): Method => ({ handler, writes: false });
 const write = (handler: Handler): Method => ({ handler, writes: true });
 
 // Uploads come before blobs: `blobs/uploads/` would match the blob route too.
-const ROUTES: readonly Route[] = [
+const SPECS: readonly RouteSpec[] = [
   {
     pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
     methods: {
@@ -55,6 +61,11 @@ const ROUTES: readonly Route[] = [
   { pattern: /^\/v2\/(.+)\/tags\/list()$/, methods: { GET: read((ctx, x, name) => listTags(ctx, x, name)) } },
   { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, methods: { GET: read(listReferrers) } },
 ];
+
+const ROUTES: readonly Route[] = SPECS.map((spec) => {
+  const all = Object.entries(spec.methods);
+  return { ...spec, all, reads: all.filter(([, m]) => !m.writes) };
+});
 
 const NOT_A_ROUTE = (path: string): ApiError => new ApiError(404, 'UNSUPPORTED', { path }, { message: `${path} is not an endpoint of the distribution API` });
 
@@ -87,7 +98,7 @@ export async function route(ctx: ServeContext, x: Exchange): Promise<void> {
     if (match === null) continue;
     const name = match[1] ?? '';
     const ref = match[2] ?? '';
-    const offered = Object.entries(r.methods).filter(([, m]) => ctx.writable || !m.writes);
+    const offered = ctx.writable ? r.all : r.reads;
     const method = offered.find(([v]) => v === verb)?.[1];
     if (!isValidName(name)) throw nameInvalid(name);
     await authorize(ctx, x, accessOf(method), name);
