@@ -94,9 +94,9 @@ export class Htpasswd {
     try {
       mtimeMs = (await stat(this.file)).mtimeMs;
     } catch (err: unknown) {
-      mtimeMs = Number.NaN;
+      // Said once, not on every request while it stays gone.
       if (!Number.isNaN(this.#mtimeMs)) this.#warn(`--htpasswd ${this.file} is gone (${messageOf(err)}): the users read before stay in force`);
-      this.#mtimeMs = mtimeMs;
+      this.#mtimeMs = Number.NaN;
       return;
     }
     if (mtimeMs === this.#mtimeMs) return;
