@@ -36,7 +36,10 @@ const say = (line = ''): void => {
 /** Where the suite's binary is, or undefined. */
 function findSuite(): string | undefined {
   const fromEnv = process.env['OCI_CONFORMANCE'];
-  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!existsSync(fromEnv)) throw new Error(`OCI_CONFORMANCE=${fromEnv}: no such file (${HOW_TO_GET})`);
+    return resolve(fromEnv);
+  }
   const roots = [ROOT];
   try {
     // A worktree's main checkout: the directory that holds the repository's common .git.
