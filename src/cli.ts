@@ -141,8 +141,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--listen <host:port>', 'address to listen on (:PORT for every interface)', '127.0.0.1:5000')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the certificate\'s private key (PEM)')
-    .option('--writable', 'accept pushes (blob uploads, manifests) into the store', false)
+    .option('--writable', 'accept pushes (blob uploads, manifests) and deletes into the store', false)
     .option('--store <dir>', 'content-addressed directory the archive is unpacked into and pushes land in, reused across restarts (default: a temporary one)')
+    .option('--htpasswd <file>', 'ask for a user: HTTP basic auth against this htpasswd file of bcrypt entries (htpasswd -B)')
+    .option('--anonymous-pull', 'with --htpasswd: anyone may pull; pushes and deletes still need a user', false)
+    .option('--insecure-auth', 'with --htpasswd: allow it over plain HTTP (passwords cross the network in clear)', false)
     .action(async (source: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
       await serveCommand(source, options, io);
     });
