@@ -141,8 +141,8 @@ export function rewriteString(value: string, options: RewriteOptions): { value: 
  * every other byte of the file stay as written. The YAML is parsed only to find the strings and name
  * their paths; the edit is made on the original text.
  */
-export function rewriteYamlText(file: string, text: string, options: RewriteOptions): RewriteResult {
-  const docs = parseYamlDocuments(file, text);
+export async function rewriteYamlText(file: string, text: string, options: RewriteOptions, signal?: AbortSignal): Promise<RewriteResult> {
+  const docs = await parseYamlDocuments(file, text, { signal });
   const spans: Span[] = [];
   const rewritten: RewrittenReference[] = [];
   const unreachable: UnreachableReference[] = [];

@@ -149,6 +149,9 @@ export function plainCollectRenderer(write: (line: string) => void): CollectRend
   return {
     onEvent(event) {
       switch (event.type) {
+        case 'release-reading':
+          write(`reading ${event.file}`);
+          break;
         case 'release':
           write(`release ${event.name}${event.version === '' ? '' : ` ${event.version}`}: ${event.images} images, ${event.charms} charms`);
           break;

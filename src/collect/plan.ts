@@ -85,7 +85,9 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
   const mirrors: MirrorMap = { rules: [...flagRules, ...conf.rules], insecureHosts: conf.insecureHosts };
 
   let charms: DownloadedCharm[] = [];
+  emit({ type: 'release-reading', file: resolve(options.release) });
   const release = await loadRelease(resolve(options.release), {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     charmImages: async (read) => {
       charms = await downloadCharms(read.charmhubCharms, {
         dir: workDir,

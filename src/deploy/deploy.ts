@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { parseReference, parseRegistryLocation, tryParseReference, withRegistry } from '../reference.ts';
 import { loadRelease, type Release } from '../release/index.ts';
+import { parseYamlDocuments } from '../yaml/documents.ts';
 import { deployManifests, preflightManifests, watchModelPods, type KubeDeployOptions, type KubeDeployResult, type ManifestText, type ModelPodWatch } from '../kube/deploy-manifests.ts';
 import { describePullFailure } from '../kube/pod-status.ts';
 import { PULL_SECRET_NAME } from '../kube/pull-secret.ts';
@@ -82,8 +82,10 @@ interface BundleFacts {
   options: Map<string, Record<string, string | number | boolean>>;
 }
 
-function bundleFacts(text: string, file: string): BundleFacts {
-  const doc: unknown = parseYaml(text);
+async function bundleFacts(text: string, file: string, signal: AbortSignal | undefined): Promise<BundleFacts> {
+  const first = (await parseYamlDocuments(file, text, { signal })).find((y) => y.doc.contents !== null);
+  // The reader has bounded what aliases expand to; toJS's own per-anchor count would refuse less.
+  const doc: unknown = first?.doc.toJS({ maxAliasCount: -1 });
   const root = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
   const apps = root['applications'] ?? root['services'];
   if (typeof apps !== 'object' || apps === null) throw new AirgapError(`${file} is not a Juju bundle: it has no applications:`);
@@ -146,7 +148,7 @@ function referencesToCheck(rewritten: readonly RewrittenReference[], release: Re
  */
 export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const emit: DeployEventListener = options.onEvent ?? (() => {});
-  const release = await loadRelease(resolve(options.target));
+  const release = await loadRelease(resolve(options.target), { signal: options.signal });
   if (release.kind === 'image-list') {
     throw new AirgapError(`${release.file} is ${describeKind(release)}`, { hint: 'give airgap deploy a Juju bundle, a Kubernetes manifest or an airgap.yaml' });
   }
@@ -178,9 +180,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   let bundle: BundleFacts | undefined;
   if (release.bundleFile !== undefined) {
     const text = await readFile(release.bundleFile, 'utf8');
-    const result = rewriteYamlText(release.bundleFile, text, rewriteOptions);
+    const result = await rewriteYamlText(release.bundleFile, text, rewriteOptions, options.signal);
     // What the model is compared with is the bundle as deployed: rewritten.
-    bundle = bundleFacts(result.text, release.bundleFile);
+    bundle = await bundleFacts(result.text, release.bundleFile, options.signal);
     rewritten.push(...result.rewritten);
     unreachable.push(...result.unreachable);
     output = resolve(options.output ?? join(dirname(release.bundleFile), `${basename(release.bundleFile, extname(release.bundleFile))}.airgap.yaml`));
@@ -196,7 +198,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   // Kubernetes manifests are rewritten like the bundle; the rewritten text is what gets applied.
   const manifests: ManifestText[] = [];
   for (const file of release.manifestFiles) {
-    const result = rewriteYamlText(file, await readFile(file, 'utf8'), rewriteOptions);
+    const result = await rewriteYamlText(file, await readFile(file, 'utf8'), rewriteOptions, options.signal);
     rewritten.push(...result.rewritten);
     unreachable.push(...result.unreachable);
     manifests.push({ file, text: result.text });
@@ -204,7 +206,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   }
   const credentials = options.credentials;
   const pullSecret = credentials !== undefined && 'password' in credentials ? { name: PULL_SECRET_NAME, registry: location.host, username: credentials.username, password: credentials.password } : undefined;
-  if (manifests.length > 0) await preflightManifests({ manifests, options: { ...options.kubernetes }, pullSecret });
+  if (manifests.length > 0) await preflightManifests({ manifests, options: { ...options.kubernetes }, pullSecret, signal: options.signal });
 
   const charmsDir = resolve(options.charmsDir ?? 'charms');
   const charms: ReadyCharm[] = [];

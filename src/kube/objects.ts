@@ -52,10 +52,11 @@ export function groupOf(apiVersion: string): string {
 }
 
 /** Every object of a multi-document manifest text; `List` kinds are opened, empty documents skipped. */
-export function parseManifestObjects(file: string, text: string): SourcedObject[] {
+export async function parseManifestObjects(file: string, text: string, signal?: AbortSignal): Promise<SourcedObject[]> {
   const objects: SourcedObject[] = [];
-  for (const y of parseYamlDocuments(file, text)) {
-    const value: unknown = y.doc.toJS({ maxAliasCount: 1000 });
+  for (const y of await parseYamlDocuments(file, text, { signal })) {
+    // The reader has bounded what aliases expand to; toJS's own per-anchor count would refuse less.
+    const value: unknown = y.doc.toJS({ maxAliasCount: -1 });
     if (value === null || value === undefined) continue;
     const line = lineOf(y, y.doc.contents);
     const add = (candidate: unknown, where: string): void => {

@@ -15,10 +15,10 @@ function read(name: string): { file: string; text: string } {
 describe('rewrite of the real Charmed Kubeflow bundles', () => {
   it.each(['1.7-bundle-airgap.yaml', 'latest-bundle-airgap.yaml', '1.7-stable-bundle.yaml', '1.9-stable-bundle.yaml'])(
     '%s: every placeholder replaced, nothing else in the file changed',
-    (name) => {
+    async (name) => {
       const { file, text } = read(name);
       const occurrences = text.split(PLACEHOLDER).length - 1;
-      const result = rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map() });
+      const result = await rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map() });
       expect(result.text).not.toContain(PLACEHOLDER);
       expect(result.rewritten.filter((r) => r.before.startsWith(PLACEHOLDER))).toHaveLength(occurrences);
       // The registry name appears nowhere in the original, so putting the placeholder back must give the
@@ -28,9 +28,9 @@ describe('rewrite of the real Charmed Kubeflow bundles', () => {
     },
   );
 
-  it('1.7: names each rewrite by YAML path and line, inside plain values, Python lists and JSON-like maps', () => {
+  it('1.7: names each rewrite by YAML path and line, inside plain values, Python lists and JSON-like maps', async () => {
     const { file, text } = read('1.7-bundle-airgap.yaml');
-    const result = rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map() });
+    const result = await rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map() });
     expect(result.rewritten).toContainEqual({
       yamlPath: 'applications.dex-auth.resources.oci-image', line: 9,
       before: `${PLACEHOLDER}/dexidp/dex:v2.31.2`, after: `${REGISTRY}/dexidp/dex:v2.31.2`,
@@ -43,13 +43,13 @@ describe('rewrite of the real Charmed Kubeflow bundles', () => {
     for (const r of result.rewritten) expect(lines[r.line - 1] ?? '', r.yamlPath).toContain(r.before.split('/')[0]);
   });
 
-  it('1.7: busybox:1.28 has no placeholder: reported as unreachable, or rewritten when collected', () => {
+  it('1.7: busybox:1.28 has no placeholder: reported as unreachable, or rewritten when collected', async () => {
     const { file, text } = read('1.7-bundle-airgap.yaml');
-    const plain = rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map() });
+    const plain = await rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map() });
     expect(plain.unreachable).toEqual([{ yamlPath: 'applications.istio-pilot.options.image-configuration', line: 24, reference: 'busybox:1.28' }]);
     expect(plain.text).toContain('"busybox:1.28"');
 
-    const collected = rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map([['busybox:1.28', `${REGISTRY}/busybox:1.28`]]) });
+    const collected = await rewriteYamlText(file, text, { placeholder: PLACEHOLDER, registry: REGISTRY, collected: new Map([['busybox:1.28', `${REGISTRY}/busybox:1.28`]]) });
     expect(collected.unreachable).toEqual([]);
     expect(collected.text).toContain(`"${REGISTRY}/busybox:1.28"`);
     expect(collected.rewritten).toContainEqual({ yamlPath: 'applications.istio-pilot.options.image-configuration', line: 24, before: 'busybox:1.28', after: `${REGISTRY}/busybox:1.28` });
