@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
-import { AirgapError, UsageError, messageOf } from '../errors.ts';
+import { INVALID_REFERENCE_HINT, rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
+import { AirgapError, ReleaseFileError, UsageError, messageOf } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { parseReference, parseRegistryLocation, tryParseReference, withRegistry } from '../reference.ts';
@@ -16,7 +16,7 @@ import { registryClientFor } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
 import { locateCharm } from './charms.ts';
-import type { DeployEventListener } from './events.ts';
+import type { DeployEvent, DeployEventListener } from './events.ts';
 import { Juju, JujuCommandError } from './juju.ts';
 import type { ModelState } from './juju-status.ts';
 import { overlayText, parseSetting, type OptionSetting } from './overlay.ts';
@@ -172,12 +172,16 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     const ref = tryParseReference(mention.reference);
     if (ref !== undefined && ref.host === undefined && mention.yamlPath.startsWith('images[')) collected.set(mention.reference, withRegistry(ref, registry));
   }
-  const rewriteOptions: RewriteOptions = { placeholder, registry, collected };
+  const rewriteOptions: RewriteOptions = { placeholder, registry, collected, ignore: release.ignore };
 
+  // Every file is rewritten first, each reference checked as it is: one that cannot be parsed stops
+  // the deploy here, before anything is written, reported as rewritten, proved or deployed.
   const rewritten: RewrittenReference[] = [];
   const unreachable: UnreachableReference[] = [];
   let output: string | undefined;
   let bundle: BundleFacts | undefined;
+  let bundleText: string | undefined;
+  const rewrittenFiles: Extract<DeployEvent, { type: 'rewritten' }>[] = [];
   if (release.bundleFile !== undefined) {
     const text = await readFile(release.bundleFile, 'utf8');
     const result = await rewriteYamlText(release.bundleFile, text, rewriteOptions, options.signal);
@@ -187,12 +191,8 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     unreachable.push(...result.unreachable);
     output = resolve(options.output ?? join(dirname(release.bundleFile), `${basename(release.bundleFile, extname(release.bundleFile))}.airgap.yaml`));
     if (output === release.bundleFile) throw new UsageError(`-o ${options.output}: that is the bundle itself; the original is never changed`);
-    emit({ type: 'rewritten', file: release.bundleFile, output: options.dryRun ? undefined : output, references: result.rewritten });
-    if (!options.dryRun) {
-      const file = new AtomicFile(output);
-      await writeFile(file.tempPath, result.text);
-      await file.commit();
-    }
+    bundleText = result.text;
+    rewrittenFiles.push({ type: 'rewritten', file: release.bundleFile, output: options.dryRun ? undefined : output, references: result.rewritten });
   }
 
   // Kubernetes manifests are rewritten like the bundle; the rewritten text is what gets applied.
@@ -202,7 +202,37 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     rewritten.push(...result.rewritten);
     unreachable.push(...result.unreachable);
     manifests.push({ file, text: result.text });
-    emit({ type: 'rewritten', file, output: undefined, references: result.rewritten });
+    rewrittenFiles.push({ type: 'rewritten', file, output: undefined, references: result.rewritten });
+  }
+
+  // The extra charms' resources and config, likewise.
+  const charmValues = release.charms.map((c, index) => {
+    const rewriteValue = (key: string, value: string | number | boolean, kind: 'resources' | 'config'): string | number | boolean => {
+      if (typeof value !== 'string') return value;
+      const r = rewriteString(value, rewriteOptions);
+      const yamlPath = `charms[${index}].${kind}.${key}`;
+      const invalid = r.invalid[0];
+      if (invalid !== undefined) {
+        throw new ReleaseFileError(release.file, `${yamlPath}: ${invalid.message}; it carries the placeholder ${placeholder} but cannot be rewritten`, {
+          ...(c.line === undefined ? {} : { line: c.line }),
+          hint: INVALID_REFERENCE_HINT,
+        });
+      }
+      for (const f of r.found) rewritten.push({ yamlPath, line: c.line ?? 0, ...f });
+      for (const u of r.unreachable) unreachable.push({ yamlPath, line: c.line ?? 0, reference: u });
+      return r.value;
+    };
+    return {
+      resources: Object.fromEntries(Object.entries(c.resources).map(([k, v]) => [k, String(rewriteValue(k, v, 'resources'))])),
+      config: Object.fromEntries(Object.entries(c.config).map(([k, v]) => [k, rewriteValue(k, v, 'config')])),
+    };
+  });
+
+  for (const event of rewrittenFiles) emit(event);
+  if (output !== undefined && bundleText !== undefined && !options.dryRun) {
+    const file = new AtomicFile(output);
+    await writeFile(file.tempPath, bundleText);
+    await file.commit();
   }
   const credentials = options.credentials;
   const pullSecret = credentials !== undefined && 'password' in credentials ? { name: PULL_SECRET_NAME, registry: location.host, username: credentials.username, password: credentials.password } : undefined;
@@ -211,18 +241,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const charmsDir = resolve(options.charmsDir ?? 'charms');
   const charms: ReadyCharm[] = [];
   for (const [index, c] of release.charms.entries()) {
-    const rewriteValue = (key: string, value: string | number | boolean, kind: 'resources' | 'config'): string | number | boolean => {
-      if (typeof value !== 'string') return value;
-      const r = rewriteString(value, rewriteOptions);
-      const yamlPath = `charms[${index}].${kind}.${key}`;
-      for (const f of r.found) rewritten.push({ yamlPath, line: c.line ?? 0, ...f });
-      for (const u of r.unreachable) unreachable.push({ yamlPath, line: c.line ?? 0, reference: u });
-      return r.value;
-    };
-    const resources = Object.fromEntries(Object.entries(c.resources).map(([k, v]) => [k, String(rewriteValue(k, v, 'resources'))]));
-    const config = Object.fromEntries(Object.entries(c.config).map(([k, v]) => [k, rewriteValue(k, v, 'config')]));
     const file = options.dryRun ? c.charm : await locateCharm(c.charm, c.name, release.baseDir, charmsDir, lock);
-    charms.push({ application: c.name, file, resources, config });
+    const values = charmValues[index] ?? { resources: {}, config: {} };
+    charms.push({ application: c.name, file, ...values });
   }
   if (release.charms.length > 0) emit({ type: 'rewritten', file: release.file, output: undefined, references: rewritten.filter((r) => r.yamlPath.startsWith('charms[')) });
   if (unreachable.length > 0) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rewriteString, rewriteYamlText } from '../../src/bundle/rewrite.ts';
+import { ReleaseFileError } from '../../src/errors.ts';
 
 const CKF = resolve(import.meta.dirname, '../fixtures/ckf');
 const PLACEHOLDER = '172.17.0.2:5000';
@@ -70,7 +71,43 @@ describe('rewriteString and token boundaries', () => {
     ['not inside a longer name', 'docker.io/library/busybox:1.28', 'docker.io/library/busybox:1.28'],
     ['not a prefix of a longer tag', 'busybox:1.28.1', 'busybox:1.28.1'],
     ['a hub prefix is rewritten too', `${PLACEHOLDER}/istio`, 'reg:5000/istio'],
+    ['the host of a URL is swapped', `http://${PLACEHOLDER}/v2/`, 'http://reg:5000/v2/'],
+    ['not the start of a longer host', `${PLACEHOLDER}1/a:1 x${PLACEHOLDER}/a:1`, `${PLACEHOLDER}1/a:1 x${PLACEHOLDER}/a:1`],
   ])('%s', (_name, value, expected) => {
     expect(rewriteString(value, options).value).toBe(expected);
+  });
+});
+
+describe('references the rewrite cannot parse', () => {
+  const options = { placeholder: PLACEHOLDER, registry: 'reg:5000', collected: new Map<string, string>() };
+  const bundle = (reference: string): string => `applications:\n  app:\n    charm: app\n    options:\n      images: "sidecar ${reference}"\n`;
+
+  it.each([
+    ['upper case', `${PLACEHOLDER}/Shop/Web:1.0`, 'repository name "Shop/Web" must be lowercase'],
+    ['a 300-character tag', `${PLACEHOLDER}/web:${'v'.repeat(300)}`, 'invalid tag'],
+    ['non-ASCII', `${PLACEHOLDER}/wéb:1.0`, 'invalid path component "wéb"'],
+  ])('%s: an error at its line and column, never a rewrite', async (_name, reference, why) => {
+    const err = await rewriteYamlText('/r/bundle.yaml', bundle(reference), options).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ReleaseFileError);
+    expect((err as ReleaseFileError).message).toContain(`/r/bundle.yaml:5:24: applications.app.options.images: invalid image reference`);
+    expect((err as ReleaseFileError).message).toContain(why);
+    expect((err as ReleaseFileError).message).toContain(`it carries the placeholder ${PLACEHOLDER} but cannot be rewritten`);
+    expect((err as ReleaseFileError).hint).toContain('list it under ignore: in airgap.yaml');
+    expect(rewriteString(`x ${reference}`, options).invalid.map((i) => i.reference)).toEqual([reference]);
+  });
+
+  it('one that becomes invalid only under the registry prefix is refused too', async () => {
+    // 16 + 236 characters fit the grammar's 255; under `reg:5000/some/prefix/` (21) they do not.
+    const name = 'a'.repeat(236);
+    await expect(rewriteYamlText('/r/b.yaml', bundle(`${PLACEHOLDER}/${name}:1`), options)).resolves.toBeDefined();
+    await expect(rewriteYamlText('/r/b.yaml', bundle(`${PLACEHOLDER}/${name}:1`), { ...options, registry: 'reg:5000/some/prefix' })).rejects.toThrow(
+      /: rewritten for reg:5000\/some\/prefix: invalid image reference "reg:5000\/some\/prefix\/a+:1": the name is longer than 255 characters; it carries/,
+    );
+  });
+
+  it('leaves what ignore: lists, bare hosts and URLs alone', async () => {
+    const text = bundle(`${PLACEHOLDER}/Hub-Prefix ${PLACEHOLDER} ${PLACEHOLDER}/ https://${PLACEHOLDER}/v2/_catalog`);
+    const result = await rewriteYamlText('/r/b.yaml', text, { ...options, ignore: [`${PLACEHOLDER}/Hub-Prefix`] });
+    expect(result.text).toContain('reg:5000/Hub-Prefix reg:5000 reg:5000/ https://reg:5000/v2/_catalog');
   });
 });
