@@ -8,6 +8,7 @@ import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import { credentialsFromFlags } from './credentials.ts';
+import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
@@ -127,12 +128,12 @@ export async function collectCommand(release: string | undefined, options: Colle
     }, null, 2)}\n`);
     return;
   }
-  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${printable(w)}\n`);
   io.stdout(
     `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
-      `  ${result.images.path}  ${formatBytes(result.images.size)}\n` +
-      `  ${result.charms.path}  ${formatBytes(result.charms.size)}` +
+      `  ${printable(result.images.path)}  ${formatBytes(result.images.size)}\n` +
+      `  ${printable(result.charms.path)}  ${formatBytes(result.charms.size)}` +
       `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +
-      `  ${result.lockPath}\n`,
+      `  ${printable(result.lockPath)}\n`,
   );
 }
