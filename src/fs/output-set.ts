@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { AirgapError, messageOf } from '../errors.ts';
+import { AtomicFile } from './atomic-file.ts';
 
 const STAGING_PREFIX = '.airgap-staging-';
 const OWNER_FILE = 'owner.json';
@@ -76,7 +77,9 @@ export class OutputSet {
     for (const name of this.#names) {
       if (!(await exists(join(this.stagingDir, name)))) throw new Error(`output set: ${name} was not written before the commit`);
     }
-    await writeAtomically(join(this.stagingDir, COMMIT_FILE), `${JSON.stringify({ names: [...this.#names] } satisfies CommitRecord)}\n`);
+    const record = new AtomicFile(join(this.stagingDir, COMMIT_FILE));
+    await writeFile(record.tempPath, `${JSON.stringify({ names: [...this.#names] } satisfies CommitRecord)}\n`);
+    await record.commit();
     await syncDir(this.stagingDir);
     await mkdir(join(this.stagingDir, PREVIOUS_DIR));
     try {
@@ -208,18 +211,6 @@ async function processIdentity(pid: number): Promise<{ boot: string; start: stri
   } catch {
     return { boot: '', start: '' };
   }
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = `${path}.partial`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
 }
 
 /** Make renames and links in `dir` durable; a file system that cannot sync a directory makes no promise to break. */
