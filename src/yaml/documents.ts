@@ -22,6 +22,8 @@ export const YAML_LIMITS = {
    */
   aliasExpansion: 10,
   minAliasNodes: 100_000,
+  /** What parseSmallYaml reads without pausing: far more than a charm's manifest.yaml or a command-line value. */
+  maxSmallText: 1024 * 1024,
 } as const;
 
 /** One YAML document of a file, with what is needed to turn node offsets into lines. */
@@ -63,20 +65,33 @@ export async function parseYamlDocuments(file: string, text: string, options: Pa
 }
 
 /**
- * A short YAML value given on the command line (`--set app.option=VALUE`), as JavaScript, under the same
- * limits. Undefined when it is not valid YAML.
+ * Every document of a small text read in one go (a charm's manifest.yaml, a command-line value): the same
+ * limits, no pauses, so the text itself is limited too.
+ */
+export function parseSmallYaml(file: string, text: string): YamlDoc[] {
+  if (text.length > YAML_LIMITS.maxSmallText) {
+    throw new ReleaseFileError(file, `${text.length} characters of YAML where at most ${YAML_LIMITS.maxSmallText} are expected: refusing to read it`);
+  }
+  const reader = new DocumentReader(file);
+  for (const doc of new Composer().compose(new Parser(reader.lines.addNewLine).parse(text))) reader.add(doc);
+  return reader.docs;
+}
+
+/**
+ * A YAML value given on the command line (`--set app.option=VALUE`), as JavaScript, under the same
+ * limits. Undefined when it is not one valid YAML document.
  */
 export function parseYamlValue(text: string): unknown {
-  const reader = new DocumentReader('the value');
-  const composer = new Composer();
+  let docs: YamlDoc[];
   try {
-    for (const doc of composer.compose(new Parser(reader.lines.addNewLine).parse(text))) reader.add(doc);
+    docs = parseSmallYaml('the value', text);
   } catch (err: unknown) {
     if (err instanceof ReleaseFileError) return undefined;
     throw err;
   }
-  const only = reader.docs[0];
-  return reader.docs.length === 1 && only !== undefined ? only.doc.toJS({ maxAliasCount: -1 }) : undefined;
+  const only = docs[0];
+  // The reader has bounded what aliases expand to; toJS's own per-anchor count would refuse less.
+  return docs.length === 1 && only !== undefined ? only.doc.toJS({ maxAliasCount: -1 }) : undefined;
 }
 
 /** Takes documents as the composer makes them, refusing what is broken or too big before keeping it. */

@@ -3,7 +3,7 @@ import { isMap, isSeq } from 'yaml';
 import { parseSetting } from '../../src/deploy/overlay.ts';
 import { CancelledError, ReleaseFileError } from '../../src/errors.ts';
 import { deref } from '../../src/release/yaml.ts';
-import { YAML_LIMITS, parseYamlDocuments, parseYamlValue } from '../../src/yaml/documents.ts';
+import { YAML_LIMITS, parseSmallYaml, parseYamlDocuments, parseYamlValue } from '../../src/yaml/documents.ts';
 import { aliasBomb, aliasHeavyManifests } from '../support/yaml-bombs.ts';
 
 async function failure(text: string): Promise<ReleaseFileError> {
@@ -63,6 +63,14 @@ describe('parseYamlDocuments', () => {
     const controller = new AbortController();
     controller.abort(new CancelledError('interrupted'));
     await expect(parseYamlDocuments('/r/x.yaml', 'a: 1\n', { signal: controller.signal })).rejects.toBeInstanceOf(CancelledError);
+  });
+});
+
+describe('parseSmallYaml', () => {
+  it('holds a charm\'s manifest.yaml to the same limits, and to a size', () => {
+    expect(() => parseSmallYaml('x.charm!manifest.yaml', aliasBomb())).toThrow(/^x\.charm!manifest\.yaml:7:\d+: YAML aliases here expand the file past/);
+    expect(() => parseSmallYaml('x.charm!manifest.yaml', `a: "${'x'.repeat(YAML_LIMITS.maxSmallText)}"\n`)).toThrow(/x\.charm!manifest\.yaml: \d+ characters of YAML where at most 1048576 are expected/);
+    expect(parseSmallYaml('x.charm!manifest.yaml', 'bases: [{name: ubuntu, channel: "22.04"}]\n')[0]?.doc.toJS()).toEqual({ bases: [{ name: 'ubuntu', channel: '22.04' }] });
   });
 });
 
