@@ -6,7 +6,7 @@
  * Pure: versions and bases in, references out.
  */
 import { AirgapError, UsageError } from '../errors.ts';
-import { parseSmallYaml } from '../yaml/documents.ts';
+import { parseSmallYaml, plainValue } from '../yaml/documents.ts';
 
 export const JUJU_NAMESPACE = 'jujusolutions';
 
@@ -80,7 +80,7 @@ export function parseBaseOption(text: string): CharmBase {
 /** The `bases` of a packed charm's manifest.yaml. */
 export function charmManifestBases(manifestYaml: string, file: string): CharmBase[] {
   // From a charm file, that is from outside: through the shared reader and its limits, errors at FILE!manifest.yaml:LINE.
-  const doc: unknown = parseSmallYaml(`${file}!manifest.yaml`, manifestYaml)[0]?.doc.toJS({ maxAliasCount: -1 });
+  const doc: unknown = plainValue(parseSmallYaml(`${file}!manifest.yaml`, manifestYaml)[0]);
   const bases = typeof doc === 'object' && doc !== null ? (doc as { bases?: unknown }).bases : undefined;
   if (!Array.isArray(bases)) throw new AirgapError(`${file}: manifest.yaml has no bases: list`, { hint: 'a charm packed by charmcraft names the bases it runs on in manifest.yaml' });
   return bases.map((b: unknown, i) => {

@@ -11,7 +11,7 @@ import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { parseReference, parseRegistryLocation, tryParseReference } from '../reference.ts';
 import { loadRelease, planImages, type Release } from '../release/index.ts';
 import { TOOL_NAME } from '../version.ts';
-import { parseYamlDocuments } from '../yaml/documents.ts';
+import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
 import type { Rendering } from './rendered.ts';
 import { renderTemplate, type TemplateView } from './template.ts';
 
@@ -83,7 +83,7 @@ function relativeTo(dir: string, file: string): string {
 async function bundleName(file: string): Promise<string | undefined> {
   try {
     const first = (await parseYamlDocuments(file, await readFile(file, 'utf8')))[0];
-    const doc = first?.doc.toJS({ maxAliasCount: -1 }) as { name?: unknown } | null | undefined;
+    const doc = plainValue(first) as { name?: unknown } | null | undefined;
     return typeof doc?.name === 'string' && doc.name.trim() !== '' ? doc.name.trim() : undefined;
   } catch {
     return undefined;

@@ -7,7 +7,7 @@ import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { parseReference, parseRegistryLocation, tryParseReference, withRegistry } from '../reference.ts';
 import { loadRelease, type Release } from '../release/index.ts';
-import { parseYamlDocuments } from '../yaml/documents.ts';
+import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
 import { deployManifests, preflightManifests, watchModelPods, type KubeDeployOptions, type KubeDeployResult, type ManifestText, type ModelPodWatch } from '../kube/deploy-manifests.ts';
 import { describePullFailure } from '../kube/pod-status.ts';
 import { PULL_SECRET_NAME } from '../kube/pull-secret.ts';
@@ -84,8 +84,7 @@ interface BundleFacts {
 
 async function bundleFacts(text: string, file: string, signal: AbortSignal | undefined): Promise<BundleFacts> {
   const first = (await parseYamlDocuments(file, text, { signal })).find((y) => y.doc.contents !== null);
-  // The reader has bounded what aliases expand to; toJS's own per-anchor count would refuse less.
-  const doc: unknown = first?.doc.toJS({ maxAliasCount: -1 });
+  const doc = plainValue(first);
   const root = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
   const apps = root['applications'] ?? root['services'];
   if (typeof apps !== 'object' || apps === null) throw new AirgapError(`${file} is not a Juju bundle: it has no applications:`);

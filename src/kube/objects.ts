@@ -4,6 +4,7 @@
  */
 import { ReleaseFileError } from '../errors.ts';
 import { lineOf, parseYamlDocuments } from '../release/yaml.ts';
+import { plainValue } from '../yaml/documents.ts';
 
 export type Json = null | boolean | number | string | Json[] | JsonObject;
 export interface JsonObject {
@@ -55,8 +56,7 @@ export function groupOf(apiVersion: string): string {
 export async function parseManifestObjects(file: string, text: string, signal?: AbortSignal): Promise<SourcedObject[]> {
   const objects: SourcedObject[] = [];
   for (const y of await parseYamlDocuments(file, text, { signal })) {
-    // The reader has bounded what aliases expand to; toJS's own per-anchor count would refuse less.
-    const value: unknown = y.doc.toJS({ maxAliasCount: -1 });
+    const value = plainValue(y);
     if (value === null || value === undefined) continue;
     const line = lineOf(y, y.doc.contents);
     const add = (candidate: unknown, where: string): void => {

@@ -89,9 +89,13 @@ export function parseYamlValue(text: string): unknown {
     if (err instanceof ReleaseFileError) return undefined;
     throw err;
   }
-  const only = docs[0];
+  return docs.length === 1 ? plainValue(docs[0]) : undefined;
+}
+
+/** A document as plain JavaScript (undefined for none). */
+export function plainValue(y: YamlDoc | undefined): unknown {
   // The reader has bounded what aliases expand to; toJS's own per-anchor count would refuse less.
-  return docs.length === 1 && only !== undefined ? only.doc.toJS({ maxAliasCount: -1 }) : undefined;
+  return y?.doc.toJS({ maxAliasCount: -1 });
 }
 
 /** Takes documents as the composer makes them, refusing what is broken or too big before keeping it. */
