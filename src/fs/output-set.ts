@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { AirgapError, messageOf } from '../errors.ts';
 import { AtomicFile } from './atomic-file.ts';
 
@@ -76,6 +76,11 @@ export class OutputSet {
     signal?.throwIfAborted();
     for (const name of this.#names) {
       if (!(await exists(join(this.stagingDir, name)))) throw new Error(`output set: ${name} was not written before the commit`);
+      // A directory under a final name would be moved aside and removed with the staging directory.
+      const current = await lstat(join(this.dir, name)).catch((err: unknown) => (errorCode(err) === 'ENOENT' ? undefined : Promise.reject(err)));
+      if (current?.isDirectory() === true) {
+        throw new AirgapError(`cannot write ${join(this.dir, name)}: a directory of that name is in the way; nothing was replaced`, { hint: 'move it away or choose another directory with -o' });
+      }
     }
     const record = new AtomicFile(join(this.stagingDir, COMMIT_FILE));
     await writeFile(record.tempPath, `${JSON.stringify({ names: [...this.#names] } satisfies CommitRecord)}\n`);

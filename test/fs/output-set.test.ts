@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirgapError, CancelledError } from '../../src/errors.ts';
@@ -96,5 +96,18 @@ describe('OutputSet', () => {
     const set = await OutputSet.open(dir, NAMES);
     await set.discard();
     expect(await contents(dir)).toEqual(EARLIER);
+  });
+
+  it('refuses to replace a directory that stands under a final name, changing nothing', async () => {
+    const dir = await withEarlierSet();
+    await rm(join(dir, 'b.tar.gz'));
+    await mkdir(join(dir, 'b.tar.gz', 'keep-me'), { recursive: true });
+    const set = await OutputSet.open(dir, NAMES);
+    await stageNewSet(set);
+    await expect(set.commit()).rejects.toThrow(`cannot write ${join(dir, 'b.tar.gz')}: a directory of that name is in the way; nothing was replaced`);
+    await set.discard();
+    expect((await readdir(dir)).sort()).toEqual(NAMES);
+    expect(await readdir(join(dir, 'b.tar.gz'))).toEqual(['keep-me']);
+    expect(await readFile(join(dir, 'a.tar.gz'), 'utf8')).toBe('old a.tar.gz');
   });
 });
