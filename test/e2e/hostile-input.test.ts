@@ -91,11 +91,16 @@ describe('Ctrl-C during the scan of a large alias-heavy file', () => {
       });
       void closed.then(() => reject(new Error(`collect ended before it read the release: ${stderr}`)));
     });
-    // Once the whole file has been read (the kernel's count of bytes read by the process says so), the
-    // parse has begun: the interrupt must stop synchronous work, not an await between two reads.
-    const readSoFar = async (): Promise<number> => Number(/^rchar: (\d+)$/m.exec(await readFile(`/proc/${child.pid}/io`, 'utf8'))?.[1]);
-    const target = (await readSoFar()) + Buffer.byteLength(text);
-    while ((await readSoFar()) < target) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Reading the file costs a few milliseconds of CPU; the parse, seconds. Once collect has used a fifth
+    // of a second of CPU after saying it reads the file, it is parsing: the interrupt must stop synchronous
+    // work, not an await between two reads. (/proc/PID/stat fields 14 and 15: user and system ticks, 100 a second.)
+    const cpuTicks = async (): Promise<number> => {
+      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const parsingFrom = (await cpuTicks()) + 20;
+    while ((await cpuTicks()) < parsingFrom) await new Promise((resolve) => setTimeout(resolve, 5));
     const interruptedAt = performance.now();
     child.kill('SIGINT');
     const code = await closed;
