@@ -22,7 +22,7 @@ export const YAML_LIMITS = {
    */
   aliasExpansion: 10,
   minAliasNodes: 100_000,
-  /** What parseSmallYaml reads without pausing: far more than a charm's manifest.yaml or a command-line value. */
+  /** What parseSmallYaml reads without pausing: far more than a charm's YAML, a bundle or a command-line value. */
   maxSmallText: 1024 * 1024,
 } as const;
 
@@ -68,12 +68,12 @@ export async function parseYamlDocuments(file: string, text: string, options: Pa
  * Every document of a small text read in one go (a charm's manifest.yaml, a command-line value): the same
  * limits, no pauses, so the text itself is limited too.
  */
-export function parseSmallYaml(file: string, text: string): YamlDoc[] {
+export function parseSmallYaml(file: string, text: string, options: { uniqueKeys?: boolean } = {}): YamlDoc[] {
   if (text.length > YAML_LIMITS.maxSmallText) {
     throw new ReleaseFileError(file, `${text.length} characters of YAML where at most ${YAML_LIMITS.maxSmallText} are expected: refusing to read it`);
   }
   const reader = new DocumentReader(file);
-  for (const doc of new Composer().compose(new Parser(reader.lines.addNewLine).parse(text))) reader.add(doc);
+  for (const doc of new Composer(options).compose(new Parser(reader.lines.addNewLine).parse(text))) reader.add(doc);
   return reader.docs;
 }
 
