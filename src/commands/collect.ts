@@ -43,7 +43,8 @@ function listingText(listing: ReleaseListing): string {
   for (const c of listing.charms) {
     lines.push(`  ${c.file}  ${c.applications.join(', ')}  ${c.charm}${c.channel === undefined ? '' : ` ${c.channel}`}${c.revision === undefined ? '' : ` revision ${c.revision}`}  sha256:${c.sha256}  ${formatBytes(c.size)}`);
   }
-  return `${lines.join('\n')}\n`;
+  // References and keys come from charms and release files: each line escaped, so none can forge another.
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 /**
@@ -87,7 +88,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       io.stdout(`${JSON.stringify({ images: listing.images, charms: listing.charms, warnings: listing.warnings }, null, 2)}\n`);
       return;
     }
-    for (const w of listing.warnings) io.stderr(`warning: ${w}\n`);
+    for (const w of listing.warnings) io.stderr(`warning: ${printable(w)}\n`);
     io.stdout(listingText(listing));
     return;
   }
