@@ -12,6 +12,7 @@ import { cachePruneCommand } from './commands/cache.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { parseByteSize } from './cli/byte-size.ts';
 import { CancelledError, UsageError } from './errors.ts';
+import { terminalSafe } from './util/printable.ts';
 import { VERSION_TEXT } from './version.ts';
 
 function repeatable(value: string, previous: string[]): string[] {
@@ -43,9 +44,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // The output boundary: whatever a command prints, no control character from outside reaches the terminal.
   const io: CommandIo = {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: (text) => process.stdout.write(terminalSafe(text)),
+    stderr: (text) => process.stderr.write(terminalSafe(text)),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -147,8 +149,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--listen <host:port>', 'address to listen on (:PORT for every interface)', '127.0.0.1:5000')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the certificate\'s private key (PEM)')
-    .option('--writable', 'accept pushes (blob uploads, manifests) into the store', false)
+    .option('--writable', 'accept pushes (blob uploads, manifests) and deletes into the store', false)
     .option('--store <dir>', 'content-addressed directory the archive is unpacked into and pushes land in, reused across restarts (default: a temporary one)')
+    .option('--htpasswd <file>', 'ask for a user: HTTP basic auth against this htpasswd file of bcrypt entries (htpasswd -B)')
+    .option('--anonymous-pull', 'with --htpasswd: anyone may pull; pushes and deletes still need a user', false)
+    .option('--insecure-auth', 'with --htpasswd: allow it over plain HTTP (passwords cross the network in clear)', false)
     .action(async (source: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
       await serveCommand(source, options, io);
     });

@@ -11,6 +11,7 @@ import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
 import { BlobCache, CorruptCacheBlobError } from '../cache/blob-cache.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import { OutputSet } from '../fs/output-set.ts';
 import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type LeftOutBlob, type Lock, type LockedBlob, type LockedImage } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
@@ -205,7 +206,11 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
   const registries = planned.flatMap((p) => sourcesOf(plan, p).map((source) => source.registry));
   const client = registryClientFor({ ...options, plainHttp }, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(registries, options.credentials) });
   let source: BlobSource | undefined;
+  let outputs: OutputSet | undefined;
   try {
+    // The three files replace an earlier collect's all together or not at all (src/fs/output-set.ts).
+    // With --split, images.tar.gz is its parts, added to the set once written.
+    outputs = await OutputSet.open(outputDir, options.splitBytes === undefined ? [IMAGES_ARCHIVE, CHARMS_ARCHIVE, LOCK_FILE_NAME] : [CHARMS_ARCHIVE, LOCK_FILE_NAME]);
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
       emit({ type: 'image-resolving', path: p.path, upstream: p.upstream });
@@ -229,7 +234,7 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
     const leftOutBytes = leftOut.reduce((n, b) => n + b.size, 0);
     if (base !== undefined) emit({ type: 'differential', base: `${base.base.name}${base.base.version === '' ? '' : ` ${base.base.version}`}`, leftOutLayers: leftOut.length, leftOutBytes });
 
-    const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir: setting.workDir });
+    const charmFiles = await gatherCharmFiles(release, outputs.stagingDir, client, { downloaded: plan.charms, generated: plan.generated, workDir: setting.workDir });
     const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
     if (clash !== undefined) {
       await removeTemporaryFiles(charmFiles);
@@ -247,14 +252,18 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
     const context: BlobSourceContext = { client, emit, onBlobWritten: (digest) => completion?.blobWritten(digest), signal: options.signal };
     source = cache === undefined || cachePlan === undefined ? directSource(layers, context) : CachedSource.start(cache, cachePlan, concurrency, context);
     const imagesPath = join(outputDir, IMAGES_ARCHIVE);
-    const imagesArchive = await writeImagesArchive(imagesPath, images, source, { ...options, leftOut: leftOutDigests, expectedBytes: uniqueBlobBytes - leftOutBytes }, emit, completion);
-    emit({ type: 'archive-written', path: imagesPath, size: imagesArchive.size, sha256: imagesArchive.sha256, ...(imagesArchive.parts === undefined ? {} : { parts: imagesArchive.parts.map((p) => ({ path: p.path, size: p.size })) }) });
+    // Split, the archive is its parts: each joins the output set once written.
+    const imagesArchive = await writeImagesArchive(options.splitBytes === undefined ? outputs.path(IMAGES_ARCHIVE) : join(outputs.stagingDir, IMAGES_ARCHIVE), images, source, { ...options, leftOut: leftOutDigests, expectedBytes: uniqueBlobBytes - leftOutBytes }, emit, completion);
+    for (const part of imagesArchive.parts ?? []) outputs.add(basename(part.path));
+    await dropStaleImageArchives(outputs, imagesArchive);
+    const finalParts = imagesArchive.parts?.map((p) => ({ ...p, path: join(outputDir, basename(p.path)) }));
+    emit({ type: 'archive-written', path: imagesPath, size: imagesArchive.size, sha256: imagesArchive.sha256, ...(finalParts === undefined ? {} : { parts: finalParts.map((p) => ({ path: p.path, size: p.size })) }) });
     await source.close();
 
     const charmsPath = join(outputDir, CHARMS_ARCHIVE);
     let charmsArchive: WrittenArchive;
     try {
-      charmsArchive = await writeTarGz(charmsPath, async (append) => {
+      charmsArchive = await writeTarGz(outputs.path(CHARMS_ARCHIVE), async (append) => {
         for (const f of charmFiles) {
           // A .charm is a zip, already compressed; the release's YAML files are text and deflate well.
           await append({ name: f.name, size: f.size, compress: !f.name.endsWith('.charm'), open: () => createReadStream(f.path) });
@@ -293,16 +302,19 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
       blobs: lockedBlobs(images),
       ...(base === undefined ? {} : { base: base.base, leftOut }),
     };
-    await removeStaleImageArchives(outputDir, imagesArchive);
     const lockPath = join(outputDir, LOCK_FILE_NAME);
-    await writeLock(lockPath, lock);
+    await writeLock(outputs.path(LOCK_FILE_NAME), lock);
+    await outputs.commit(options.signal);
     if (cache !== undefined) {
       await cache.recordImages(images.filter((i) => !i.narrowed).map((i) => ({ reference: i.upstream, descriptor: i.top.descriptor })));
       emit({ type: 'cache', dir: cache.dir, ...(await cache.usage()) });
     }
-    return { lock, lockPath, images: imagesArchive, charms: charmsArchive, warnings, uniqueBlobBytes };
+    return {
+      lock, lockPath, images: { ...imagesArchive, path: imagesPath, ...(finalParts === undefined ? {} : { parts: finalParts }) }, charms: { ...charmsArchive, path: charmsPath }, warnings, uniqueBlobBytes,
+    };
   } finally {
     await source?.close();
+    await outputs?.discard();
     await client.close();
   }
 }
@@ -361,12 +373,12 @@ function corruptCacheBlob(err: unknown): CorruptCacheBlobError | undefined {
 
 /**
  * The archive is images.tar.gz or its parts: whichever of them an earlier collect into this directory wrote
- * and this one did not would be taken for part of it.
+ * and this one did not would be taken for part of it, so the output set takes them away with its commit.
  */
-async function removeStaleImageArchives(outputDir: string, written: WrittenArchive): Promise<void> {
+async function dropStaleImageArchives(outputs: OutputSet, written: WrittenArchive): Promise<void> {
   const names = new Set((written.parts ?? [{ path: written.path }]).map((p) => basename(p.path)));
-  for (const name of await readdir(outputDir)) {
-    if ((name === IMAGES_ARCHIVE || isPartOf(name, IMAGES_ARCHIVE)) && !names.has(name)) await rm(join(outputDir, name), { force: true });
+  for (const name of await readdir(outputs.dir)) {
+    if ((name === IMAGES_ARCHIVE || isPartOf(name, IMAGES_ARCHIVE)) && !names.has(name)) outputs.remove(name);
   }
 }
 

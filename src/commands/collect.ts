@@ -11,6 +11,7 @@ import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import { credentialsFromFlags } from './credentials.ts';
+import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
@@ -49,7 +50,8 @@ function listingText(listing: ReleaseListing): string {
   for (const c of listing.charms) {
     lines.push(`  ${c.file}  ${c.applications.join(', ')}  ${c.charm}${c.channel === undefined ? '' : ` ${c.channel}`}${c.revision === undefined ? '' : ` revision ${c.revision}`}  sha256:${c.sha256}  ${formatBytes(c.size)}`);
   }
-  return `${lines.join('\n')}\n`;
+  // References and keys come from charms and release files: each line escaped, so none can forge another.
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       io.stdout(`${JSON.stringify({ images: listing.images, charms: listing.charms, warnings: listing.warnings }, null, 2)}\n`);
       return;
     }
-    for (const w of listing.warnings) io.stderr(`warning: ${w}\n`);
+    for (const w of listing.warnings) io.stderr(`warning: ${printable(w)}\n`);
     io.stdout(listingText(listing));
     return;
   }
@@ -139,15 +141,15 @@ export async function collectCommand(release: string | undefined, options: Colle
     }, null, 2)}\n`);
     return;
   }
-  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${w}\n`);
-  const base = result.lock.base === undefined ? '' : `, a differential archive on ${describeBase(result.lock.base)}: ${result.lock.leftOut?.length ?? 0} layers (${formatBytes((result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0))}) left out`;
-  const parts = result.images.parts === undefined ? '' : ` in ${result.images.parts.length} parts: ${basename(result.images.parts[0]?.path ?? '')} to ${basename(result.images.parts[result.images.parts.length - 1]?.path ?? '')} (cat them to rebuild it)`;
+  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${printable(w)}\n`);
+  const base = result.lock.base === undefined ? '' : `, a differential archive on ${printable(describeBase(result.lock.base))}: ${result.lock.leftOut?.length ?? 0} layers (${formatBytes((result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0))}) left out`;
+  const parts = result.images.parts === undefined ? '' : ` in ${result.images.parts.length} parts: ${printable(basename(result.images.parts[0]?.path ?? ''))} to ${printable(basename(result.images.parts[result.images.parts.length - 1]?.path ?? ''))} (cat them to rebuild it)`;
   io.stdout(
     `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms${base}\n` +
-      `  ${result.images.path}  ${formatBytes(result.images.size)}${parts}\n` +
-      `  ${result.charms.path}  ${formatBytes(result.charms.size)}` +
+      `  ${printable(result.images.path)}  ${formatBytes(result.images.size)}${parts}\n` +
+      `  ${printable(result.charms.path)}  ${formatBytes(result.charms.size)}` +
       `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +
-      `  ${result.lockPath}\n` +
-      (cache === undefined ? '' : `  cache ${cache.dir}: ${formatBytes(cache.bytes)} in ${cache.blobs} blobs${cache.partialBytes > 0 ? `, ${formatBytes(cache.partialBytes)} of unfinished downloads` : ''} (airgap cache prune frees it)\n`),
+      `  ${printable(result.lockPath)}\n` +
+      (cache === undefined ? '' : `  cache ${printable(cache.dir)}: ${formatBytes(cache.bytes)} in ${cache.blobs} blobs${cache.partialBytes > 0 ? `, ${formatBytes(cache.partialBytes)} of unfinished downloads` : ''} (airgap cache prune frees it)\n`),
   );
 }

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import type { ServeEvent } from '../serve/events.ts';
 import { startServer } from '../serve/server.ts';
+import { ERASE_LINE, printable } from '../util/printable.ts';
 import type { CommandIo } from './io.ts';
 
 export interface ServeCommandOptions {
@@ -10,12 +11,29 @@ export interface ServeCommandOptions {
   tlsKey?: string;
   writable: boolean;
   store?: string;
+  htpasswd?: string;
+  anonymousPull: boolean;
+  insecureAuth: boolean;
 }
 
-/** A request as one log line: time, client, request, status, bytes, duration. */
+/**
+ * A request as one log line: time, client address, user (`-` when none authenticated, as in the common log
+ * format), request, status, bytes, duration. Never a password or an Authorization value: neither is in the event.
+ */
 export function requestLine(event: Extract<ServeEvent, { type: 'request' }>): string {
   const bytes = event.bytesReceived > 0 ? `${event.bytesSent} ${event.bytesReceived}` : `${event.bytesSent}`;
-  return `${event.time} ${event.remote} ${event.method} ${event.path} ${event.status} ${bytes} ${event.ms}ms${event.aborted ? ' aborted' : ''}${event.error === undefined ? '' : ` error: ${event.error}`}`;
+  const user = event.user === undefined ? '-' : escapeForLog(event.user);
+  return printable(`${event.time} ${event.remote} ${user} ${event.method} ${escapeForLog(event.path)} ${event.status} ${bytes} ${event.ms}ms${event.aborted ? ' aborted' : ''}${event.error === undefined ? '' : ` error: ${event.error}`}`);
+}
+
+/** A client-chosen string on a log line: spaces and control characters escaped, so it cannot fake a field or a line. */
+function escapeForLog(text: string): string {
+  return text.replace(/[\s\p{C}\\]/gu, (c) => (c === '\\' ? '\\\\' : `\\x${c.codePointAt(0)?.toString(16).padStart(2, '0') ?? ''}`));
+}
+
+/** `repo:tag` or `repo@digest`. */
+function referenceText(event: { repository: string; reference: string }): string {
+  return `${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference}`;
 }
 
 interface Renderer {
@@ -32,13 +50,16 @@ function plainRenderer(io: CommandIo): Renderer {
           io.stdout(`${requestLine(event)}\n`);
           break;
         case 'unpack-start':
-          io.stdout(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
+          io.stdout(`${printable(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)`)}\n`);
           break;
         case 'pushed':
-          io.stdout(`pushed ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference} ${event.digest}\n`);
+          io.stdout(`${printable(`pushed ${referenceText(event)} ${event.digest}`)}\n`);
+          break;
+        case 'deleted':
+          io.stdout(`${printable(`deleted ${referenceText(event)}`)}\n`);
           break;
         case 'warning':
-          io.stderr(`warning: ${event.message}\n`);
+          io.stderr(`${printable(`warning: ${event.message}`)}\n`);
           break;
         default:
           break;
@@ -60,16 +81,16 @@ function terminalRenderer(io: CommandIo): Renderer {
   let timer: NodeJS.Timeout | undefined;
   const draw = (): void => {
     timer = undefined;
-    io.stderr(`\r\u001b[2K${status}`);
+    io.stderr(`${ERASE_LINE}${status}`);
   };
   const update = (text: string): void => {
     status = text;
     timer ??= setTimeout(draw, 200);
   };
   const line = (text: string, toErr = false): void => {
-    io.stderr('\r\u001b[2K');
-    if (toErr) io.stderr(text);
-    else io.stdout(text);
+    io.stderr(ERASE_LINE);
+    if (toErr) io.stderr(`${printable(text)}\n`);
+    else io.stdout(`${printable(text)}\n`);
     if (status !== '') io.stderr(status);
   };
   return {
@@ -81,7 +102,7 @@ function terminalRenderer(io: CommandIo): Renderer {
           update(`unpacking: ${unpacked} blobs checked, ${formatBytes(unpackedBytes)} written`);
           break;
         case 'unpack-start':
-          line(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
+          line(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)`);
           break;
         case 'ready':
           status = '';
@@ -92,15 +113,18 @@ function terminalRenderer(io: CommandIo): Renderer {
           received += event.bytesReceived;
           if (event.status >= 500) {
             failures++;
-            line(`${requestLine(event)}\n`, true);
+            line(requestLine(event), true);
           }
           update(`${requests} requests, ${formatBytes(sent)} sent, ${formatBytes(received)} received${failures > 0 ? `, ${failures} failed` : ''} (Ctrl-C to stop)`);
           break;
         case 'pushed':
-          line(`pushed ${event.repository}${event.reference.includes(':') ? '@' : ':'}${event.reference} ${event.digest}\n`);
+          line(`pushed ${referenceText(event)} ${event.digest}`);
+          break;
+        case 'deleted':
+          line(`deleted ${referenceText(event)}`);
           break;
         case 'warning':
-          line(`warning: ${event.message}\n`, true);
+          line(`warning: ${event.message}`, true);
           break;
         default:
           break;
@@ -109,7 +133,7 @@ function terminalRenderer(io: CommandIo): Renderer {
     stop() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      if (status !== '') io.stderr('\r\u001b[2K');
+      if (status !== '') io.stderr(ERASE_LINE);
       status = '';
     },
   };
@@ -118,6 +142,9 @@ function terminalRenderer(io: CommandIo): Renderer {
 /** `airgap serve [DIR | images.tar.gz]`: runs until Ctrl-C (or SIGTERM), then stops gracefully. */
 export async function serveCommand(source: string | undefined, options: ServeCommandOptions, io: CommandIo): Promise<void> {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (options.htpasswd === undefined && (options.anonymousPull || options.insecureAuth)) {
+    throw new UsageError(`${options.anonymousPull ? '--anonymous-pull' : '--insecure-auth'} only means something with --htpasswd FILE`);
+  }
   const renderer = io.isTty ? terminalRenderer(io) : plainRenderer(io);
   try {
     const server = await startServer({
@@ -126,6 +153,7 @@ export async function serveCommand(source: string | undefined, options: ServeCom
       ...(options.tlsCert === undefined || options.tlsKey === undefined ? {} : { tls: { certFile: options.tlsCert, keyFile: options.tlsKey } }),
       writable: options.writable,
       ...(options.store === undefined ? {} : { store: options.store }),
+      ...(options.htpasswd === undefined ? {} : { auth: { htpasswdFile: options.htpasswd, anonymousPull: options.anonymousPull, insecure: options.insecureAuth } }),
       signal: io.signal,
       onEvent: (event) => {
         renderer.onEvent(event);
@@ -135,7 +163,8 @@ export async function serveCommand(source: string | undefined, options: ServeCom
       },
     });
     const mode = options.writable ? 'read-write' : 'read-only';
-    io.stdout(`Serving ${server.images} images at ${server.url} (${mode}${server.store === undefined ? '' : `, store ${server.store}`})\n`);
+    const access = options.htpasswd === undefined ? 'no authentication' : `users of ${options.htpasswd}${options.anonymousPull ? ', anonymous pull' : ''}`;
+    io.stdout(`Serving ${server.images} images at ${server.url} (${mode}, ${access}${server.store === undefined ? '' : `, store ${server.store}`})\n`);
     io.stdout(`  e.g. skopeo inspect ${server.url.startsWith('https') ? '' : '--tls-verify=false '}docker://${server.host}/NAME:TAG; Ctrl-C stops\n`);
     if (!io.signal.aborted) {
       await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -3,6 +3,10 @@
  * Handlers throw these; the router turns them into the response. They never leave the server.
  */
 
+/**
+ * The spec's error codes, and only those: a 4xx answer's JSON must use one of them (clients switch on them).
+ * `UNKNOWN` (distribution's) is for 5xx answers only, which the spec leaves free.
+ */
 export type ApiErrorCode =
   | 'BLOB_UNKNOWN'
   | 'BLOB_UPLOAD_INVALID'
@@ -14,28 +18,28 @@ export type ApiErrorCode =
   | 'NAME_INVALID'
   | 'NAME_UNKNOWN'
   | 'SIZE_INVALID'
+  | 'UNAUTHORIZED'
+  | 'DENIED'
   | 'UNSUPPORTED'
-  | 'RANGE_INVALID'
-  | 'PAGINATION_NUMBER_INVALID'
-  | 'NOT_FOUND'
+  | 'TOOMANYREQUESTS'
   | 'UNKNOWN';
 
-// The messages distribution gives, so clients that show them read the same as with the CNCF registry.
+// The spec's descriptions, so clients that show them read the same as with any other registry.
 const MESSAGES: Record<ApiErrorCode, string> = {
   BLOB_UNKNOWN: 'blob unknown to registry',
   BLOB_UPLOAD_INVALID: 'blob upload invalid',
   BLOB_UPLOAD_UNKNOWN: 'blob upload unknown to registry',
   DIGEST_INVALID: 'provided digest did not match uploaded content',
-  MANIFEST_BLOB_UNKNOWN: 'manifest references a blob unknown to registry',
+  MANIFEST_BLOB_UNKNOWN: 'manifest references a manifest or blob unknown to registry',
   MANIFEST_INVALID: 'manifest invalid',
-  MANIFEST_UNKNOWN: 'manifest unknown',
+  MANIFEST_UNKNOWN: 'manifest unknown to registry',
   NAME_INVALID: 'invalid repository name',
   NAME_UNKNOWN: 'repository name not known to registry',
   SIZE_INVALID: 'provided length did not match content length',
+  UNAUTHORIZED: 'authentication required',
+  DENIED: 'requested access to the resource is denied',
   UNSUPPORTED: 'the operation is unsupported',
-  RANGE_INVALID: 'invalid content range',
-  PAGINATION_NUMBER_INVALID: 'invalid number of results requested',
-  NOT_FOUND: 'no such endpoint',
+  TOOMANYREQUESTS: 'too many requests',
   UNKNOWN: 'unknown error',
 };
 
@@ -66,5 +70,5 @@ export const nameUnknown = (name: string): ApiError => new ApiError(404, 'NAME_U
 export const uploadUnknown = (uuid: string): ApiError => new ApiError(404, 'BLOB_UPLOAD_UNKNOWN', { uuid });
 export const digestInvalid = (detail: unknown, message?: string): ApiError =>
   new ApiError(400, 'DIGEST_INVALID', detail, message === undefined ? {} : { message });
-export const readOnly = (): ApiError =>
-  new ApiError(405, 'UNSUPPORTED', {}, { message: 'this registry is read-only: start airgap serve with --writable to push' });
+export const readOnly = (allow: string): ApiError =>
+  new ApiError(405, 'UNSUPPORTED', {}, { message: 'this registry is read-only: start airgap serve with --writable to push or delete', headers: { Allow: allow } });

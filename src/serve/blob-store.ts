@@ -1,6 +1,6 @@
 /**
  * The server's own store: a content-addressed directory that is also an OCI image layout (`oci-layout`,
- * `index.json`, `blobs/sha256/<hex>`), so a store can itself be served, read by skopeo's oci: transport,
+ * `index.json`, `blobs/sha256/<hex>`, `blobs/sha512/<hex>`), so a store can itself be served, read by skopeo's oci: transport,
  * or reused by the next start. Nothing lands under a digest's name unless its bytes hash to that digest:
  * every write goes to a temporary file, hashed as it is written, and is renamed only when it matches.
  */
@@ -12,9 +12,9 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
-import { sha256Digest } from '../oci/digest.ts';
 import { OCI_INDEX, OCI_LAYOUT_VERSION } from '../oci/media-types.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
+import { DIGEST_ALGORITHMS, digestOf, type DigestAlgorithm } from './digest.ts';
 import { layoutBlobPath } from './layout.ts';
 
 const TEMP_DIR = 'tmp';
@@ -47,7 +47,7 @@ export class BlobStore {
   /** Create or reopen a store; temporary files of servers no longer running are removed. */
   static async open(dir: string): Promise<BlobStore> {
     try {
-      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      for (const algorithm of DIGEST_ALGORITHMS) await mkdir(join(dir, 'blobs', algorithm), { recursive: true });
       await mkdir(join(dir, TEMP_DIR), { recursive: true });
       await writeFile(join(dir, 'oci-layout'), `${JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION })}\n`);
     } catch (err: unknown) {
@@ -136,9 +136,9 @@ export class BlobStore {
     }
   }
 
-  /** Small documents (manifests): written whole, synced, renamed. */
-  async writeBytes(bytes: Buffer): Promise<string> {
-    const digest = sha256Digest(bytes);
+  /** Small documents (manifests): written whole, renamed. Stored under their digest by `algorithm`. */
+  async writeBytes(bytes: Buffer, algorithm: DigestAlgorithm = 'sha256'): Promise<string> {
+    const digest = digestOf(bytes, algorithm);
     if ((await this.size(digest)) === bytes.length) return digest;
     const temp = this.tempPath();
     try {
@@ -149,6 +149,11 @@ export class BlobStore {
       throw err;
     }
     return digest;
+  }
+
+  /** Remove a blob's file (deleted, and no repository reaches it any more). */
+  async remove(digest: string): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
   }
 
   /**

@@ -4,27 +4,19 @@
  * of clients pull at once without a lock; a push changes them in one synchronous step after its bytes are
  * safely on disk, so a reader never sees half of a push.
  */
-import { parseManifest, type Descriptor } from '../oci/descriptor.ts';
+import type { Descriptor } from '../oci/descriptor.ts';
 import { REF_NAME_ANNOTATION } from '../archive/image-layout.ts';
 import type { BlobStore } from './blob-store.ts';
 import { REPOSITORY_ANNOTATION } from './layout.ts';
-
-export interface StoredManifest {
-  digest: string;
-  /** What it is served as (Content-Type): the media type it was pushed or listed with. */
-  mediaType: string;
-  bytes: Buffer;
-  /** An index's entries (child manifests), or undefined for an image manifest. */
-  children: Descriptor[] | undefined;
-  /** An image manifest's config and layers. */
-  blobs: Descriptor[];
-}
+import type { StoredManifest } from './manifest.ts';
 
 export class Repository {
   readonly name: string;
   readonly tags = new Map<string, string>();
   readonly manifests = new Set<string>();
   readonly blobs = new Set<string>();
+  /** subject digest -> the digests of this repository's manifests whose `subject` it is. */
+  readonly referrers = new Map<string, Set<string>>();
   constructor(name: string) {
     this.name = name;
   }
@@ -33,17 +25,6 @@ export class Repository {
 export interface BlobLocation {
   path: string;
   size: number;
-}
-
-/** Parse and index a manifest document; throws AirgapError when it is not one. */
-export function manifestOf(digest: string, mediaType: string | undefined, bytes: Buffer): StoredManifest {
-  const parsed = parseManifest(bytes, mediaType, digest);
-  const declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
-  const type = typeof declared === 'string' ? declared : mediaType !== undefined && mediaType !== '' && mediaType !== 'application/json'
-    ? mediaType
-    : parsed.kind === 'index' ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
-  if (parsed.kind === 'index') return { digest, mediaType: type, bytes, children: parsed.index.manifests, blobs: [] };
-  return { digest, mediaType: type, bytes, children: undefined, blobs: [parsed.manifest.config, ...parsed.manifest.layers] };
 }
 
 export class RegistryContent {
@@ -101,6 +82,16 @@ export class RegistryContent {
       const manifest = this.manifests.get(d);
       if (manifest === undefined) return;
       repo.manifests.add(d);
+      // Whatever reaches a manifest with a subject (a push, a referrers-tag index of an older client, a
+      // restart reading the store) makes it a referrer: the referrers API needs no other bookkeeping.
+      if (manifest.subject !== undefined) {
+        let set = repo.referrers.get(manifest.subject.digest);
+        if (set === undefined) {
+          set = new Set();
+          repo.referrers.set(manifest.subject.digest, set);
+        }
+        set.add(d);
+      }
       for (const child of manifest.children ?? []) visit(child.digest);
       for (const blob of manifest.blobs) repo.blobs.add(blob.digest);
     };
@@ -114,6 +105,63 @@ export class RegistryContent {
   tag(name: string, tag: string, digest: string): void {
     this.link(name, digest);
     this.#ensure(name).tags.set(tag, digest);
+  }
+
+  /**
+   * Forget manifest `digest` in `name`: the manifest, every tag on it, its place among the referrers, and its
+   * entries in the store's index. The bytes stay (another repository may hold them). False when `name` has not got it.
+   */
+  unlinkManifest(name: string, digest: string): boolean {
+    const repo = this.repositories.get(name);
+    if (repo === undefined || !repo.manifests.has(digest)) return false;
+    repo.manifests.delete(digest);
+    for (const [tag, tagged] of repo.tags) {
+      if (tagged !== digest) continue;
+      repo.tags.delete(tag);
+      this.#storeEntries.delete(`${name}:${tag}`);
+    }
+    this.#storeEntries.delete(`${name}@${digest}`);
+    const subject = this.manifests.get(digest)?.subject?.digest;
+    const referrers = subject === undefined ? undefined : repo.referrers.get(subject);
+    if (subject !== undefined && referrers !== undefined) {
+      referrers.delete(digest);
+      if (referrers.size === 0) repo.referrers.delete(subject);
+    }
+    return true;
+  }
+
+  /** Remove a tag; the manifest stays in the repository, by digest. Returns what it pointed at, if it was there. */
+  untag(name: string, tag: string): string | undefined {
+    const repo = this.repositories.get(name);
+    const digest = repo?.tags.get(tag);
+    if (repo === undefined || digest === undefined) return undefined;
+    repo.tags.delete(tag);
+    const entry = this.#storeEntries.get(`${name}:${tag}`);
+    this.#storeEntries.delete(`${name}:${tag}`);
+    if (entry !== undefined) this.recordInStore(name, undefined, entry);
+    return digest;
+  }
+
+  /** Unlink a blob from `name` (a blob upload or mount made it visible there). False when `name` had not got it. */
+  unlinkBlob(name: string, digest: string): boolean {
+    return this.repositories.get(name)?.blobs.delete(digest) === true;
+  }
+
+  /** Does any repository still reach this blob (linked, or named by one of its manifests)? */
+  isBlobInUse(digest: string): boolean {
+    for (const repo of this.repositories.values()) if (repo.blobs.has(digest) || repo.manifests.has(digest)) return true;
+    return false;
+  }
+
+  /** Forget where a blob's bytes were: they have been removed from the store. */
+  forgetBlob(digest: string): void {
+    this.#blobs.delete(digest);
+  }
+
+  /** The manifests of `name` whose subject is `digest`, by digest order (a stable listing). */
+  referrersOf(name: string, digest: string): StoredManifest[] {
+    const found = [...(this.repositories.get(name)?.referrers.get(digest) ?? [])].sort();
+    return found.map((d) => this.manifests.get(d)).filter((m): m is StoredManifest => m !== undefined);
   }
 
   /** A manifest by tag or digest, if `name` has it. */

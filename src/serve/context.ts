@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthPolicy } from './auth.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RegistryContent } from './content.ts';
 import type { ServeEventListener } from './events.ts';
@@ -10,6 +11,8 @@ export interface ServeContext {
   readonly store: BlobStore | undefined;
   readonly uploads: UploadSessions | undefined;
   readonly writable: boolean;
+  /** With --htpasswd: who may pull and push. Undefined: anyone may do anything the registry offers. */
+  readonly auth: AuthPolicy | undefined;
   readonly emit: ServeEventListener;
 }
 
@@ -22,4 +25,6 @@ export interface Exchange {
   readonly baseUrl: string;
   received: number;
   sent: number;
+  /** The authenticated user, for the request log. */
+  user: string | undefined;
 }

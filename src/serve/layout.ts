@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveError, messageOf } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
-import { digestHex } from '../oci/descriptor.ts';
 import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION } from '../archive/image-layout.ts';
 import { tryParseReference } from '../reference.ts';
+import { blobSubPath } from './digest.ts';
 import { splitPath } from './names.ts';
 
 /** Marks index.json entries the store keeps for a repository with no tag (manifests pushed by digest). */
@@ -21,7 +21,7 @@ export function isImageLayout(dir: string): boolean {
 }
 
 export function layoutBlobPath(dir: string, digest: string): string {
-  return join(dir, 'blobs', 'sha256', digestHex(digest));
+  return join(dir, 'blobs', ...blobSubPath(digest));
 }
 
 /** One image a layout names: where it lives in the registry (repository, tag if any) and its top descriptor. */

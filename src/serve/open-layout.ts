@@ -7,9 +7,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { messageOf } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
-import { sha256Digest } from '../oci/digest.ts';
 import { CONTAINERD_NAME_ANNOTATION } from '../archive/image-layout.ts';
-import { manifestOf, type RegistryContent, type StoredManifest } from './content.ts';
+import type { RegistryContent } from './content.ts';
+import { algorithmOf, digestOf, isSupportedDigest } from './digest.ts';
+import { manifestOf, type StoredManifest } from './manifest.ts';
 import { layoutBlobPath, readLayoutIndex, type LayoutImage } from './layout.ts';
 
 export interface OpenLayoutOptions {
@@ -32,6 +33,10 @@ async function loadTree(dir: string, descriptor: Descriptor, content: RegistryCo
   // Shared by several images (or found in another layout already): its blobs were located then.
   const known = content.manifests.get(descriptor.digest);
   if (known !== undefined) return known;
+  if (!isSupportedDigest(descriptor.digest)) {
+    warn(`${where}: manifest ${descriptor.digest} has a digest this registry cannot check (sha256 or sha512): not served`);
+    return undefined;
+  }
   const path = layoutBlobPath(dir, descriptor.digest);
   let bytes: Buffer;
   try {
@@ -40,7 +45,7 @@ async function loadTree(dir: string, descriptor: Descriptor, content: RegistryCo
     warn(`${where}: manifest ${descriptor.digest} is missing from ${dir}: not served`);
     return undefined;
   }
-  const actual = sha256Digest(bytes);
+  const actual = digestOf(bytes, algorithmOf(descriptor.digest));
   if (actual !== descriptor.digest) {
     warn(`${where}: ${path} hashes to ${actual}, not its name: not served`);
     return undefined;
@@ -56,6 +61,10 @@ async function loadTree(dir: string, descriptor: Descriptor, content: RegistryCo
   for (const blob of manifest.blobs) {
     // Foreign layers (Windows bases) live at their URLs, never in a layout.
     if (blob.urls !== undefined && blob.urls.length > 0) continue;
+    if (!isSupportedDigest(blob.digest)) {
+      warn(`${where}: blob ${blob.digest} has a digest this registry cannot check: pulls of this image will fail`);
+      continue;
+    }
     const blobPath = layoutBlobPath(dir, blob.digest);
     const size = await fileSize(blobPath);
     if (size === undefined) {

@@ -1,25 +1,30 @@
 /**
- * The pull side of the distribution API: manifests by tag or digest, blobs by digest (with ranges), tag lists
- * and the catalog. Everything is looked up in memory; blob bytes stream from disk with a small buffer, so a
+ * The pull side of the distribution API: manifests by tag or digest, blobs by digest (with ranges), tag lists,
+ * the referrers of a digest (with artifactType filtering) and the catalog. Everything is looked up in memory; blob bytes stream from disk with a small buffer, so a
  * many-gigabyte layer costs no more memory than a small one.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { pickDefaultEntry } from '../oci/platform.ts';
+import { OCI_INDEX } from '../oci/media-types.ts';
 import { ApiError, blobUnknown, digestInvalid, manifestUnknown, nameUnknown } from './api-error.ts';
-import type { StoredManifest } from './content.ts';
 import type { Exchange, ServeContext } from './context.ts';
+import { isSupportedDigest, looksLikeDigest } from './digest.ts';
 import { API_VERSION_HEADER, acceptedTypes, header, send, sendJson } from './http.ts';
-import { isSha256Digest, isValidTag, looksLikeDigest } from './names.ts';
+import { referrerDescriptor, type StoredManifest } from './manifest.ts';
+import { isValidTag } from './names.ts';
 import { parseRange } from './range.ts';
 
 const READ_BUFFER_BYTES = 1024 * 1024;
 
-/** A reference that cannot name anything here: a bad digest is the client's error (400), a bad tag simply unknown. */
+/**
+ * A reference that cannot name anything here: a malformed digest is the client's error (400); a digest of an
+ * algorithm not stored, or a bad tag, is simply unknown.
+ */
 export function checkReference(reference: string): void {
   if (looksLikeDigest(reference)) {
-    if (reference.startsWith('sha256:') && !isSha256Digest(reference)) throw digestInvalid({ digest: reference }, 'invalid digest: sha256 needs 64 lowercase hex digits');
-    if (!isSha256Digest(reference)) throw manifestUnknown(reference);
+    if (/^sha(256|512):/.test(reference) && !isSupportedDigest(reference)) throw digestInvalid({ digest: reference }, `invalid digest ${reference}`);
+    if (!isSupportedDigest(reference)) throw manifestUnknown(reference);
     return;
   }
   if (!isValidTag(reference)) throw manifestUnknown(reference);
@@ -59,10 +64,7 @@ export function getManifest(ctx: ServeContext, x: Exchange, name: string, refere
 }
 
 export async function getBlob(ctx: ServeContext, x: Exchange, name: string, digest: string, head: boolean): Promise<void> {
-  if (!isSha256Digest(digest)) {
-    if (looksLikeDigest(digest) && !digest.startsWith('sha256:')) throw blobUnknown(digest);
-    throw digestInvalid({ digest }, 'invalid digest: sha256 needs 64 lowercase hex digits');
-  }
+  checkBlobDigest(digest);
   if (!ctx.content.hasBlob(name, digest)) throw blobUnknown(digest);
   const headers = {
     'Content-Type': 'application/octet-stream',
@@ -97,7 +99,9 @@ export async function getBlob(ctx: ServeContext, x: Exchange, name: string, dige
     }
     const range = parseRange(header(x.req, 'range'), size);
     if (range.kind === 'unsatisfiable') {
-      throw new ApiError(416, 'RANGE_INVALID', { size }, { message: `the range is outside the blob's ${size} bytes`, headers: { 'Content-Range': `bytes */${size}` } });
+      // RFC 9110's answer; the spec has no error code for it, and a 416 needs no body.
+      send(x.res, 416, { 'Content-Range': `bytes */${size}` });
+      return;
     }
     const start = range.kind === 'partial' ? range.start : 0;
     const end = range.kind === 'partial' ? range.end : size - 1;
@@ -131,7 +135,7 @@ function paginate(items: readonly string[], x: Exchange, path: string): { page: 
   const last = x.url.searchParams.get('last');
   let page = last === null ? [...items] : items.filter((i) => i > last);
   if (nText === null || nText === '') return { page, link: {} };
-  if (!/^\d+$/.test(nText)) throw new ApiError(400, 'PAGINATION_NUMBER_INVALID', { n: nText });
+  if (!/^\d+$/.test(nText)) throw new ApiError(400, 'UNSUPPORTED', { n: nText }, { message: `n=${nText}: the number of results must be a whole number` });
   const n = Number(nText);
   if (page.length <= n) return { page, link: {} };
   page = page.slice(0, n);
@@ -146,6 +150,27 @@ export function listTags(ctx: ServeContext, x: Exchange, name: string): void {
   if (repo === undefined || repo.manifests.size === 0) throw nameUnknown(name);
   const { page, link } = paginate([...repo.tags.keys()].sort(), x, `/v2/${name}/tags/list`);
   sendJson(x.res, 200, { name, tags: page }, link);
+}
+
+/** A digest in a blob URL: malformed is 400, an algorithm not stored is simply unknown. */
+function checkBlobDigest(digest: string): void {
+  if (isSupportedDigest(digest)) return;
+  if (looksLikeDigest(digest) && !/^sha(256|512):/.test(digest)) throw blobUnknown(digest);
+  throw digestInvalid({ digest }, `invalid digest ${digest}`);
+}
+
+/**
+ * GET /v2/<name>/referrers/<digest>[?artifactType=T]: an image index of the manifests in `name` whose subject is
+ * `digest` (an empty one when there are none: the API exists, so never a 404), filtered by artifactType when asked,
+ * saying so in `OCI-Filters-Applied`.
+ */
+export function listReferrers(ctx: ServeContext, x: Exchange, name: string, digest: string): void {
+  if (!looksLikeDigest(digest) || (/^sha(256|512):/.test(digest) && !isSupportedDigest(digest))) throw digestInvalid({ digest }, `invalid digest ${digest}`);
+  const artifactType = x.url.searchParams.get('artifactType');
+  let referrers = ctx.content.referrersOf(name, digest);
+  if (artifactType !== null) referrers = referrers.filter((m) => m.artifactType === artifactType);
+  const body = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: referrers.map(referrerDescriptor) };
+  send(x.res, 200, { 'Content-Type': OCI_INDEX, ...(artifactType === null ? {} : { 'OCI-Filters-Applied': 'artifactType' }) }, JSON.stringify(body));
 }
 
 export function catalog(ctx: ServeContext, x: Exchange): void {

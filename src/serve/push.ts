@@ -1,17 +1,18 @@
 /**
- * The push side (with --writable): blob uploads (monolithic, chunked, cross-repository mount) and manifest
- * PUTs. A blob reaches its digest's name only when what arrived hashes to the digest the client claims; a
- * manifest is accepted only when every blob and child manifest it names is here, and is kept byte for byte.
+ * The push side (with --writable): blob uploads (monolithic, chunked, cross-repository mount, sha256 or
+ * sha512) and manifest PUTs (by tag, by digest, by digest with `?tag=` parameters). A blob reaches its digest's
+ * name only when what arrived hashes to the digest the client claims; a manifest is accepted only when every
+ * blob and child manifest it names is here (its `subject` need not be), and is kept byte for byte.
  */
-import { isIndexMediaType, isManifestMediaType, OCI_INDEX, OCI_MANIFEST } from '../oci/media-types.ts';
-import { sha256Digest } from '../oci/digest.ts';
 import { messageOf } from '../errors.ts';
-import { ApiError, digestInvalid, readOnly, uploadUnknown } from './api-error.ts';
+import { ApiError, digestInvalid, uploadUnknown } from './api-error.ts';
 import type { BlobStore } from './blob-store.ts';
-import { manifestOf, type StoredManifest } from './content.ts';
 import type { Exchange, ServeContext } from './context.ts';
-import { header, readBody, send } from './http.ts';
-import { isSha256Digest, isValidName, isValidTag, looksLikeDigest } from './names.ts';
+import { isClientGone } from './boundary.ts';
+import { algorithmOf, digestOf, isDigestAlgorithm, isSupportedDigest, looksLikeDigest, type DigestAlgorithm } from './digest.ts';
+import { detachedBody, header, readBody, send } from './http.ts';
+import { manifestOf, type StoredManifest } from './manifest.ts';
+import { isValidName, isValidTag } from './names.ts';
 import { parseContentRange } from './range.ts';
 import type { UploadSession, UploadSessions } from './uploads.ts';
 
@@ -23,8 +24,9 @@ interface Writable {
   uploads: UploadSessions;
 }
 
+/** The router offers these handlers only with --writable, which always has a store and its uploads. */
 function writable(ctx: ServeContext): Writable {
-  if (!ctx.writable || ctx.store === undefined || ctx.uploads === undefined) throw readOnly();
+  if (ctx.store === undefined || ctx.uploads === undefined) throw new Error('a push reached a registry that has no store');
   return { store: ctx.store, uploads: ctx.uploads };
 }
 
@@ -41,25 +43,39 @@ function blobCreated(x: Exchange, name: string, digest: string): void {
   send(x.res, 201, { Location: `${x.baseUrl}/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
 }
 
-/** The digest a client names with ?digest=: only sha256 is stored. */
+const UNSUPPORTED_DIGEST = 'only sha256 (64 lowercase hex digits) and sha512 (128) digests are stored';
+
+/** The digest a client names with ?digest=. */
 function claimedDigest(x: Exchange): string {
   const digest = x.url.searchParams.get('digest');
   if (digest === null || digest === '') throw digestInvalid({}, 'the digest parameter is missing');
-  if (!isSha256Digest(digest)) {
-    if (looksLikeDigest(digest) && !digest.startsWith('sha256:')) throw new ApiError(400, 'DIGEST_INVALID', { digest }, { message: 'only sha256 digests are supported' });
-    throw digestInvalid({ digest }, 'invalid digest: sha256 needs 64 lowercase hex digits');
-  }
+  if (!isSupportedDigest(digest)) throw digestInvalid({ digest }, `${digest}: ${UNSUPPORTED_DIGEST}`);
   return digest;
+}
+
+/** POST ?digest-algorithm=: what the upload's running hash uses (sha256 when not said). */
+function announcedAlgorithm(x: Exchange): DigestAlgorithm {
+  const claimed = x.url.searchParams.get('digest');
+  if (claimed !== null && isSupportedDigest(claimed)) return algorithmOf(claimed);
+  const announced = x.url.searchParams.get('digest-algorithm');
+  if (announced === null) return 'sha256';
+  if (!isDigestAlgorithm(announced)) throw digestInvalid({ algorithm: announced }, `digest-algorithm ${announced}: ${UNSUPPORTED_DIGEST}`);
+  return announced;
 }
 
 /** Check the body against the claimed digest and commit it, or refuse it and keep nothing. */
 async function finishUpload(ctx: ServeContext, w: Writable, x: Exchange, session: UploadSession, digest: string): Promise<void> {
-  const actual = await w.uploads.digest(session);
+  const actual = await w.uploads.digest(session, algorithmOf(digest));
   if (actual !== digest) {
     await w.uploads.finish(session);
     throw digestInvalid({ expected: digest, actual, size: session.size }, `the ${session.size} bytes uploaded hash to ${actual}, not ${digest}: nothing was stored`);
   }
-  await w.store.commit(session.tempPath, digest);
+  try {
+    await w.store.commit(session.tempPath, digest);
+  } catch (err: unknown) {
+    await w.uploads.finish(session);
+    throw err;
+  }
   ctx.content.addBlob(digest, { path: w.store.blobPath(digest), size: session.size });
   ctx.content.linkBlob(session.name, digest);
   await w.uploads.finish(session);
@@ -70,31 +86,50 @@ async function finishUpload(ctx: ServeContext, w: Writable, x: Exchange, session
 function checkContentRange(x: Exchange, session: UploadSession): void {
   const range = parseContentRange(header(x.req, 'content-range'));
   if (range === undefined) return;
-  const fail = (why: string): ApiError => new ApiError(416, 'RANGE_INVALID', { size: session.size }, { message: why, headers: uploadHeaders(x, session) });
+  const fail = (why: string): ApiError => new ApiError(416, 'BLOB_UPLOAD_INVALID', { size: session.size }, { message: why, headers: uploadHeaders(x, session) });
   if (range === 'invalid') throw fail(`Content-Range ${header(x.req, 'content-range') ?? ''} is not START-END`);
   if (range.start !== session.size) throw fail(`the chunk starts at byte ${range.start}, the upload holds ${session.size}`);
   const length = Number(header(x.req, 'content-length') ?? Number.NaN);
   if (Number.isFinite(length) && length !== range.end - range.start + 1) throw fail(`Content-Range ${range.start}-${range.end} does not match Content-Length ${length}`);
 }
 
-async function appendBody(w: Writable, x: Exchange, session: UploadSession): Promise<void> {
-  if (session.busy) throw new ApiError(416, 'RANGE_INVALID', { size: session.size }, { message: 'another request is writing this upload', headers: uploadHeaders(x, session) });
-  const bytes = await w.uploads.append(session, x.req);
-  x.received += bytes;
+/**
+ * Write the request's body into the upload. When that fails the upload ends and its file goes, except for a
+ * chunk (`resumable`) the client broke off: that upload stays, and GET on it says how far it got.
+ */
+async function appendBody(w: Writable, x: Exchange, session: UploadSession, resumable: boolean): Promise<void> {
+  if (session.busy) throw new ApiError(416, 'BLOB_UPLOAD_INVALID', { size: session.size }, { message: 'another request is writing this upload', headers: uploadHeaders(x, session) });
+  try {
+    x.received += await w.uploads.append(session, detachedBody(x.req));
+  } catch (err: unknown) {
+    if (!resumable || !isClientGone(err, x.req)) await w.uploads.finish(session);
+    throw err;
+  }
+}
+
+/**
+ * A mount's blob, when it can be mounted: from `from` when that repository has it, or (no `from`, as the spec
+ * lets a registry) from anywhere in the registry. Anything else falls back to an upload, as the spec says.
+ */
+async function mountable(ctx: ServeContext, x: Exchange): Promise<string | undefined> {
+  const mount = x.url.searchParams.get('mount');
+  if (mount === null || !isSupportedDigest(mount)) return undefined;
+  const from = x.url.searchParams.get('from');
+  if (from !== null && (!isValidName(from) || !ctx.content.hasBlob(from, mount))) return undefined;
+  if (from === null && !ctx.content.isBlobInUse(mount)) return undefined;
+  return ctx.content.manifests.has(mount) || (await ctx.content.locateBlob(mount)) !== undefined ? mount : undefined;
 }
 
 /** POST /v2/<name>/blobs/uploads/: a mount, a monolithic upload (?digest=), or a new session. */
 export async function startUpload(ctx: ServeContext, x: Exchange, name: string): Promise<void> {
   const w = writable(ctx);
-  const mount = x.url.searchParams.get('mount');
-  const from = x.url.searchParams.get('from');
-  if (mount !== null && isSha256Digest(mount) && from !== null && isValidName(from) && ctx.content.hasBlob(from, mount)
-    && (ctx.content.manifests.has(mount) || (await ctx.content.locateBlob(mount)) !== undefined)) {
-    ctx.content.linkBlob(name, mount);
-    blobCreated(x, name, mount);
+  const mounted = await mountable(ctx, x);
+  if (mounted !== undefined) {
+    ctx.content.linkBlob(name, mounted);
+    blobCreated(x, name, mounted);
     return;
   }
-  const session = await w.uploads.start(name);
+  const session = w.uploads.start(name, announcedAlgorithm(x));
   if (x.url.searchParams.has('digest')) {
     let digest: string;
     try {
@@ -103,7 +138,7 @@ export async function startUpload(ctx: ServeContext, x: Exchange, name: string):
       await w.uploads.finish(session);
       throw err;
     }
-    await appendBody(w, x, session);
+    await appendBody(w, x, session, false);
     await finishUpload(ctx, w, x, session, digest);
     return;
   }
@@ -122,7 +157,7 @@ function sessionOf(ctx: ServeContext, name: string, uuid: string): { w: Writable
 export async function patchUpload(ctx: ServeContext, x: Exchange, name: string, uuid: string): Promise<void> {
   const { w, session } = sessionOf(ctx, name, uuid);
   checkContentRange(x, session);
-  await appendBody(w, x, session);
+  await appendBody(w, x, session, true);
   send(x.res, 202, uploadHeaders(x, session));
 }
 
@@ -130,7 +165,7 @@ export async function putUpload(ctx: ServeContext, x: Exchange, name: string, uu
   const { w, session } = sessionOf(ctx, name, uuid);
   const digest = claimedDigest(x);
   checkContentRange(x, session);
-  await appendBody(w, x, session);
+  await appendBody(w, x, session, false);
   await finishUpload(ctx, w, x, session, digest);
 }
 
@@ -145,25 +180,27 @@ export async function cancelUpload(ctx: ServeContext, x: Exchange, name: string,
   send(x.res, 204, {});
 }
 
-/** The media type a pushed manifest is kept and served as: its own field, else the Content-Type, else its shape. */
-function mediaTypeOf(bytes: Buffer, contentType: string | undefined): string {
-  let doc: unknown;
+/** Parse a pushed manifest; its Content-Type, when it names a manifest type, must agree with its own mediaType. */
+function pushedManifest(x: Exchange, digest: string, bytes: Buffer): StoredManifest {
+  const contentType = header(x.req, 'content-type')?.split(';')[0]?.trim();
+  let manifest: StoredManifest;
   try {
-    doc = JSON.parse(bytes.toString('utf8'));
+    manifest = manifestOf(digest, contentType, bytes);
   } catch (err: unknown) {
-    throw new ApiError(400, 'MANIFEST_INVALID', { reason: messageOf(err) });
+    throw new ApiError(400, 'MANIFEST_INVALID', { reason: messageOf(err) }, { message: `manifest invalid: ${messageOf(err)}` });
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ApiError(400, 'MANIFEST_INVALID', { reason: 'not a JSON object' });
-  const declared = (doc as { mediaType?: unknown }).mediaType;
-  const given = contentType !== undefined && (isIndexMediaType(contentType) || isManifestMediaType(contentType)) ? contentType : undefined;
-  if (typeof declared === 'string') {
-    if (given !== undefined && given !== declared) {
-      throw new ApiError(400, 'MANIFEST_INVALID', { mediaType: declared, contentType }, { message: `the manifest says it is ${declared}, Content-Type says ${contentType}` });
-    }
-    return declared;
+  const declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+  if (typeof declared === 'string' && contentType !== undefined && contentType !== declared && contentType.startsWith('application/vnd.')) {
+    throw new ApiError(400, 'MANIFEST_INVALID', { mediaType: declared, contentType }, { message: `the manifest says it is ${declared}, Content-Type says ${contentType}` });
   }
-  if (given !== undefined) return given;
-  return Array.isArray((doc as { manifests?: unknown }).manifests) ? OCI_INDEX : OCI_MANIFEST;
+  return manifest;
+}
+
+/** `?tag=` parameters of a push by digest: every one must be a valid tag. */
+function tagParameters(x: Exchange): string[] {
+  const tags = [...new Set(x.url.searchParams.getAll('tag'))];
+  for (const tag of tags) if (!isValidTag(tag)) throw new ApiError(400, 'MANIFEST_INVALID', { tag }, { message: `invalid tag ${tag}` });
+  return tags;
 }
 
 /** Every blob and child a manifest names must be here, with the size it says. */
@@ -181,33 +218,37 @@ async function checkReferences(ctx: ServeContext, manifest: StoredManifest): Pro
   }
 }
 
-/** PUT /v2/<name>/manifests/<reference>: kept byte for byte, under its digest and, by tag, tagged. */
+/**
+ * PUT /v2/<name>/manifests/<reference>: kept byte for byte under its digest (by the algorithm of the digest it was
+ * pushed by; sha256 by tag), and tagged by the tag in the path or the `?tag=` parameters. A manifest with a
+ * `subject` is answered with `OCI-Subject`: the registry lists it among that digest's referrers.
+ */
 export async function putManifest(ctx: ServeContext, x: Exchange, name: string, reference: string): Promise<void> {
   const w = writable(ctx);
   const byDigest = looksLikeDigest(reference);
-  if (byDigest && !isSha256Digest(reference)) throw digestInvalid({ digest: reference }, 'only sha256 digests (64 lowercase hex digits) are supported');
+  if (byDigest && !isSupportedDigest(reference)) throw digestInvalid({ digest: reference }, `${reference}: ${UNSUPPORTED_DIGEST}`);
   if (!byDigest && !isValidTag(reference)) throw new ApiError(400, 'MANIFEST_INVALID', { tag: reference }, { message: `invalid tag ${reference}` });
+  const tags = byDigest ? tagParameters(x) : [reference];
   const bytes = await readBody(x.req, MAX_MANIFEST_BYTES);
   x.received = bytes.length;
-  const digest = sha256Digest(bytes);
+  const algorithm = byDigest ? algorithmOf(reference) : 'sha256';
+  const digest = digestOf(bytes, algorithm);
   if (byDigest && digest !== reference) throw digestInvalid({ expected: reference, actual: digest }, `the manifest hashes to ${digest}, not ${reference}`);
-  const mediaType = mediaTypeOf(bytes, header(x.req, 'content-type')?.split(';')[0]?.trim());
-  let manifest: StoredManifest;
-  try {
-    manifest = manifestOf(digest, mediaType, bytes);
-  } catch (err: unknown) {
-    throw new ApiError(400, 'MANIFEST_INVALID', { reason: messageOf(err) });
-  }
-  // The served type is what the client pushed it as, even when the document carries no mediaType field.
-  manifest = { ...manifest, mediaType };
+  const manifest = pushedManifest(x, digest, bytes);
   await checkReferences(ctx, manifest);
-  await w.store.writeBytes(bytes);
+  await w.store.writeBytes(bytes, algorithm);
   const stored = ctx.content.addManifest(manifest);
-  const tag = byDigest ? undefined : reference;
-  if (tag === undefined) ctx.content.link(name, digest);
-  else ctx.content.tag(name, tag, digest);
-  ctx.content.recordInStore(name, tag, { mediaType: stored.mediaType, digest, size: bytes.length });
+  ctx.content.link(name, digest);
+  for (const tag of tags) ctx.content.tag(name, tag, digest);
+  const descriptor = { mediaType: stored.mediaType, digest, size: bytes.length };
+  if (tags.length === 0) ctx.content.recordInStore(name, undefined, descriptor);
+  for (const tag of tags) ctx.content.recordInStore(name, tag, descriptor);
   await ctx.content.persist();
-  ctx.emit({ type: 'pushed', repository: name, reference, digest, mediaType: stored.mediaType });
-  send(x.res, 201, { Location: `${x.baseUrl}/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest });
+  ctx.emit({ type: 'pushed', repository: name, reference: byDigest ? digest : reference, digest, mediaType: stored.mediaType });
+  send(x.res, 201, {
+    Location: `${x.baseUrl}/v2/${name}/manifests/${digest}`,
+    'Docker-Content-Digest': digest,
+    ...(stored.subject === undefined ? {} : { 'OCI-Subject': stored.subject.digest }),
+    ...(byDigest && tags.length > 0 ? { 'OCI-Tag': tags.join(', ') } : {}),
+  });
 }

@@ -4,7 +4,8 @@ export type RangeAnswer = { kind: 'whole' } | { kind: 'partial'; start: number; 
 
 /**
  * One `bytes=` range against a blob of `size` bytes. Anything we do not understand (several ranges, other
- * units, garbage) is ignored and the whole blob sent, as RFC 9110 allows; a range past the end is 416.
+ * units, garbage) is ignored and the whole blob sent, as RFC 9110 allows; a range past the end, or one that ends
+ * before it starts (`500-0`: RFC 9110 lets a server reject it, and the conformance suite expects that), is 416.
  */
 export function parseRange(header: string | undefined, size: number): RangeAnswer {
   if (header === undefined) return { kind: 'whole' };
@@ -21,7 +22,7 @@ export function parseRange(header: string | undefined, size: number): RangeAnswe
   const start = Number(first);
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   if (!Number.isSafeInteger(start) || start >= size) return { kind: 'unsatisfiable' };
-  if (end < start) return { kind: 'whole' };
+  if (end < start) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end };
 }
 

@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
-import { ApiError } from './api-error.ts';
 import { BlobStore } from './blob-store.ts';
 import { RegistryContent } from './content.ts';
-import type { Exchange, ServeContext } from './context.ts';
+import type { AuthPolicy } from './auth.ts';
+import { serveRequest, type RequestHooks } from './boundary.ts';
+import { Htpasswd } from './htpasswd.ts';
+import { TokenSigner } from './tokens.ts';
+import type { ServeContext } from './context.ts';
 import type { ServeEventListener } from './events.ts';
-import { sendError } from './http.ts';
 import { isImageLayout } from './layout.ts';
 import { clientHost, parseListen } from './listen.ts';
 import { openLayout, openLayoutImage } from './open-layout.ts';
@@ -31,8 +33,13 @@ export interface ServeOptions {
   listen?: string;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
-  /** Accept pushes (blob uploads, manifest PUTs) into the store. */
+  /** Accept pushes (blob uploads, manifest PUTs) and deletes into the store. */
   writable?: boolean;
+  /**
+   * HTTP basic authentication against an htpasswd file of bcrypt entries. Over plain HTTP only with `insecure`
+   * (every password would cross the network in clear); `anonymousPull` lets anyone read.
+   */
+  auth?: { htpasswdFile: string; anonymousPull?: boolean; insecure?: boolean };
   /**
    * The content-addressed directory an archive is unpacked into and pushes land in, kept across restarts.
    * Default: a temporary directory, removed on close.
@@ -74,13 +81,28 @@ function listenFailure(err: unknown, listen: string): AirgapError {
   return new AirgapError(`cannot listen on ${listen}: ${messageOf(err)}`, { cause: err });
 }
 
-function isClientGone(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ERR_STREAM_DESTROYED';
+/** The checks of the auth options, before anything is started, and the users they name. */
+async function authPolicy(options: ServeOptions, warn: (message: string) => void): Promise<AuthPolicy | undefined> {
+  const auth = options.auth;
+  if (auth === undefined) return undefined;
+  if (options.tls === undefined && auth.insecure !== true) {
+    throw new UsageError('--htpasswd on plain HTTP would send every password across the network in clear', {
+      hint: 'serve HTTPS with --tls-cert and --tls-key, or add --insecure-auth if this network is trusted',
+    });
+  }
+  return { users: await Htpasswd.open(resolve(auth.htpasswdFile), warn), anonymousPull: auth.anonymousPull === true, tokens: new TokenSigner() };
 }
 
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
-  const emit: ServeEventListener = options.onEvent ?? (() => {});
+  const listener = options.onEvent;
+  // A listener that throws (a renderer's bug, a closed stdout) must not take a request, or the server, with it.
+  const emit: ServeEventListener = (event) => {
+    try {
+      listener?.(event);
+    } catch {
+      // Nowhere left to report it.
+    }
+  };
   const warn = (message: string): void => emit({ type: 'warning', message });
   const listenText = options.listen ?? '127.0.0.1:5000';
   const address = parseListen(listenText);
@@ -89,6 +111,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   if (options.tls !== undefined) {
     tls = { cert: await readTlsFile(options.tls.certFile, '--tls-cert'), key: await readTlsFile(options.tls.keyFile, '--tls-key') };
   }
+  const auth = await authPolicy(options, warn);
   const source = await resolveSource(options.source);
   if (source.kind === 'none' && options.store === undefined && !writable) {
     throw new UsageError('nothing to serve: give images.tar.gz, its directory or an OCI layout, or --store DIR, or --writable for an empty registry');
@@ -128,39 +151,17 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     options.signal?.throwIfAborted();
 
     const uploads = writable && store !== undefined ? new UploadSessions(store) : undefined;
-    const ctx: ServeContext = { content, store, uploads, writable, emit };
+    const ctx: ServeContext = { content, store, uploads, writable, auth, emit };
     const scheme = tls === undefined ? 'http' : 'https';
     let fallbackHost = clientHost(address, address.port);
     let inFlight = 0;
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-      const started = performance.now();
-      inFlight++;
-      const x: Exchange = { req, res, url: new URL(req.url ?? '/', 'http://localhost'), baseUrl: `${scheme}://${req.headers.host ?? fallbackHost}`, received: 0, sent: 0 };
-      let error: string | undefined;
-      res.once('close', () => {
-        inFlight--;
-        emit({
-          type: 'request', time: new Date().toISOString(), remote: req.socket.remoteAddress ?? '-', method: req.method ?? '-', path: req.url ?? '/',
-          status: res.statusCode, bytesSent: x.sent, bytesReceived: x.received, ms: Math.round(performance.now() - started), aborted: !res.writableFinished,
-          ...(error === undefined ? {} : { error }),
-        });
-      });
-      route(ctx, x).catch((err: unknown) => {
-        if (err instanceof ApiError) {
-          if (!res.headersSent) sendError(res, err);
-          else res.destroy();
-          return;
-        }
-        if (isClientGone(err) || req.destroyed) {
-          res.destroy();
-          return;
-        }
-        error = messageOf(err);
-        warn(`${req.method ?? '-'} ${req.url ?? '/'}: ${error}`);
-        if (!res.headersSent) sendError(res, new ApiError(500, 'UNKNOWN', {}, { message: error }));
-        else res.destroy();
-      });
+    const hooks: RequestHooks = {
+      scheme,
+      fallbackBase: () => `${scheme}://${fallbackHost}`,
+      onStart: () => inFlight++,
+      onEnd: () => inFlight--,
     };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => serveRequest(ctx, req, res, hooks, (x) => route(ctx, x));
     const server: Server = tls === undefined ? createHttpServer(onRequest) : createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest);
     // Large layers upload for longer than Node's default 5-minute request limit; idle keep-alive
     // connections stay open long enough that clients rarely race a close.
@@ -175,7 +176,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
     fallbackHost = clientHost(address, port);
     const url = `${scheme}://${fallbackHost}`;
-    emit({ type: 'ready', url, images: content.imageCount(), repositories: content.repositoryNames().length, writable, store: store?.dir, sources });
+    emit({ type: 'ready', url, images: content.imageCount(), repositories: content.repositoryNames().length, writable, store: store?.dir, sources, users: auth?.users.userCount, anonymousPull: auth?.anonymousPull === true });
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {

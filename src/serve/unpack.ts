@@ -11,7 +11,7 @@ import { ArchiveError, DigestMismatchError } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { ArchiveContents } from '../load/archive-contents.ts';
 import type { BlobStore } from './blob-store.ts';
-import { manifestOf } from './content.ts';
+import { manifestOf } from './manifest.ts';
 import type { ServeEventListener } from './events.ts';
 import { splitPath } from './names.ts';
 import type { LayoutImage } from './layout.ts';

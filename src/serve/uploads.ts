@@ -3,22 +3,29 @@
  * sha256 of what it holds. Bytes only ever reach the blob's own name through BlobStore.commit, after the
  * digest the client claims has been checked against what arrived.
  */
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BlobStore } from './blob-store.ts';
+import { newHash, type DigestAlgorithm } from './digest.ts';
 
-// A client that opened an upload and vanished leaves a file behind: dropped after this long untouched.
+// A client that opened an upload and vanished leaves a file behind: dropped after this long untouched,
+// looked for this often.
 const IDLE_LIMIT_MS = 60 * 60 * 1000;
+const SWEEP_EVERY_MS = 60 * 1000;
 
 export interface UploadSession {
   readonly uuid: string;
   readonly name: string;
   readonly tempPath: string;
   size: number;
-  /** Running sha256 of the file's bytes; undefined when a broken chunk left it unsure (re-read at the end). */
+  /**
+   * Running hash of the file's bytes, by the algorithm the client announced (`digest-algorithm`, else sha256);
+   * undefined when a broken chunk left it unsure. Either way the end re-reads the file when it must.
+   */
   hash: Hash | undefined;
+  readonly algorithm: DigestAlgorithm;
   /** A chunk is being written: a second one at the same time would interleave. */
   busy: boolean;
   touched: number;
@@ -27,18 +34,22 @@ export interface UploadSession {
 export class UploadSessions {
   readonly #store: BlobStore;
   readonly #sessions = new Map<string, UploadSession>();
+  readonly #sweep: NodeJS.Timeout;
 
   constructor(store: BlobStore) {
     this.#store = store;
+    this.#sweep = setInterval(() => {
+      this.#dropIdle().catch(() => {});
+    }, SWEEP_EVERY_MS);
+    this.#sweep.unref();
   }
 
   get size(): number {
     return this.#sessions.size;
   }
 
-  async start(name: string): Promise<UploadSession> {
-    await this.#dropIdle();
-    const session: UploadSession = { uuid: randomUUID(), name, tempPath: this.#store.tempPath(), size: 0, hash: createHash('sha256'), busy: false, touched: Date.now() };
+  start(name: string, algorithm: DigestAlgorithm = 'sha256'): UploadSession {
+    const session: UploadSession = { uuid: randomUUID(), name, tempPath: this.#store.tempPath(), size: 0, hash: newHash(algorithm), algorithm, busy: false, touched: Date.now() };
     this.#sessions.set(session.uuid, session);
     return session;
   }
@@ -68,15 +79,15 @@ export class UploadSessions {
     }
   }
 
-  /** The digest of everything uploaded so far (read from the file again when a broken chunk left the hash unsure). */
-  async digest(session: UploadSession): Promise<string> {
-    if (session.hash !== undefined) {
-      const digest = `sha256:${session.hash.copy().digest('hex')}`;
-      return digest;
-    }
-    const hash = createHash('sha256');
+  /**
+   * The digest by `algorithm` of everything uploaded so far: from the running hash when it is of that algorithm
+   * and sure, else read from the file again.
+   */
+  async digest(session: UploadSession, algorithm: DigestAlgorithm): Promise<string> {
+    if (session.hash !== undefined && session.algorithm === algorithm) return `${algorithm}:${session.hash.copy().digest('hex')}`;
+    const hash = newHash(algorithm);
     if (session.size > 0) for await (const chunk of createReadStream(session.tempPath)) hash.update(chunk as Buffer);
-    return `sha256:${hash.digest('hex')}`;
+    return `${algorithm}:${hash.digest('hex')}`;
   }
 
   /** The upload is over (committed or refused): forget it and remove what is left of its file. */
@@ -93,6 +104,7 @@ export class UploadSessions {
   }
 
   async discardAll(): Promise<void> {
+    clearInterval(this.#sweep);
     for (const session of [...this.#sessions.values()]) await this.finish(session);
   }
 }

@@ -144,7 +144,7 @@ describe('airgap collect from a serve, airgap load into a --writable serve over 
       expect(stdout).toMatch(/unpacked 6 images .*blobs written/);
       for (const image of images) expect(sha256Digest(await inspectRaw(`${host}/${image.repository}:${image.tag}`))).toBe(image.digest);
       // Off a terminal, one log line per request.
-      expect(stdout).toMatch(/ 127\.0\.0\.1 GET \/v2\/airgap-test\/app-a\/manifests\/1\.0 200 \d+ \d+ms/);
+      expect(stdout).toMatch(/ 127\.0\.0\.1 - GET \/v2\/airgap-test\/app-a\/manifests\/1\.0 200 \d+ \d+ms/);
     } finally {
       child.kill('SIGTERM');
     }

@@ -14,12 +14,12 @@ describe('parseRange', () => {
     expect(parseRange('bytes=-500', 100)).toEqual({ kind: 'partial', start: 0, end: 99 });
   });
 
-  it('answers 416 past the end, and ignores what it does not understand', () => {
+  it('answers 416 past the end and for a backwards range, and ignores what it does not understand', () => {
     expect(parseRange('bytes=100-', 100)).toEqual({ kind: 'unsatisfiable' });
     expect(parseRange('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
     expect(parseRange('bytes=0-1,5-6', 100)).toEqual({ kind: 'whole' });
     expect(parseRange('items=0-1', 100)).toEqual({ kind: 'whole' });
-    expect(parseRange('bytes=9-3', 100)).toEqual({ kind: 'whole' });
+    expect(parseRange('bytes=9-3', 100)).toEqual({ kind: 'unsatisfiable' });
   });
 });
 

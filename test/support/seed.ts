@@ -93,8 +93,20 @@ export async function seedImages(base: string, names: readonly string[], concurr
     firstRepository = names[0]?.slice(0, names[0].lastIndexOf(':'));
     next = 1;
   }
+  // Images of one repository go one after another: docker-registry 2.8 can lose a blob link when two pushes
+  // into the same repository mount and upload the same layer at once (seen as MANIFEST_BLOB_UNKNOWN under load).
+  const byRepository = new Map<string, number[]>();
+  for (let index = next; index < names.length; index++) {
+    const name = names[index] ?? '';
+    const repository = name.slice(0, name.lastIndexOf(':'));
+    byRepository.set(repository, [...(byRepository.get(repository) ?? []), index]);
+  }
+  const groups = [...byRepository.values()];
+  let nextGroup = 0;
   const worker = async (): Promise<void> => {
-    while (next < names.length) await seedOne(next++);
+    while (nextGroup < groups.length) {
+      for (const index of groups[nextGroup++] ?? []) await seedOne(index);
+    }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return results;

@@ -129,6 +129,10 @@ export class UploadSession {
       const final = chunkStart + length === descriptor.size;
       const pieces: Buffer[] = [];
       const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+      // The body is destroyed with the failure to cut the request short; when the request has already ended
+      // (the registry answered early) nobody else listens, and an unheard 'error' event would kill the process.
+      // The failure itself is reported below, through `problem` and `sending`.
+      body.on('error', () => {});
       let answered = false;
       const sending = this.#chunk(descriptor, chunkStart, length, final, body, 0).finally(() => {
         answered = true;
