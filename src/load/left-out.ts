@@ -3,7 +3,7 @@
  * is pushed, each must be found in the target registry, in the repository of a base image that carries it
  * (HEAD, -j at once). A registry that lacks any stops the load, naming the release to load first.
  */
-import { missingBaseError } from '../archive/differential.ts';
+import { baseRelease, missingBaseError } from '../archive/differential.ts';
 import type { LeftOutBlob, Lock } from '../lock.ts';
 import type { RegistryHost } from '../store/registry/client.ts';
 import { Limiter } from '../util/limiter.ts';
@@ -31,7 +31,7 @@ export async function findLeftOutLayers(lock: Lock, host: RegistryHost, location
     // In the lock's order, so the layer named is the same on every run.
     const order = new Map(lock.leftOut.map((b, i) => [b.digest, i]));
     missing.sort((a, b) => (order.get(a.digest) ?? 0) - (order.get(b.digest) ?? 0));
-    throw missingBaseError(lock, lock.base, `the registry ${registry}`, missing, 'nothing was pushed', `load`);
+    throw missingBaseError(lock, lock.base, `the registry ${registry}`, missing, 'nothing was pushed', `load ${baseRelease(lock.base)} first, then this archive`);
   }
   return found;
 }

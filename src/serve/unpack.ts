@@ -5,6 +5,7 @@
  * head shows the store already holds every image (a restart), the rest of the archive is not read at all.
  */
 import { readFile } from 'node:fs/promises';
+import type { ArchiveFiles } from '../archive/archive-files.ts';
 import { readArchive, type ArchiveMember } from '../archive/read-archive.ts';
 import { CONTAINERD_NAME_ANNOTATION } from '../archive/image-layout.ts';
 import { ArchiveError, DigestMismatchError } from '../errors.ts';
@@ -64,7 +65,8 @@ async function storeHasTree(store: BlobStore, descriptor: Descriptor): Promise<b
   return true;
 }
 
-export async function unpackArchive(archive: string, store: BlobStore, options: { signal?: AbortSignal; onEvent?: ServeEventListener } = {}): Promise<UnpackResult> {
+export async function unpackArchive(files: ArchiveFiles, store: BlobStore, options: { signal?: AbortSignal; onEvent?: ServeEventListener } = {}): Promise<UnpackResult> {
+  const archive = files.path;
   const emit = options.onEvent ?? (() => {});
   const contents = new ArchiveContents();
   const upstreams = new Map<string, string>();
@@ -129,7 +131,7 @@ export async function unpackArchive(archive: string, store: BlobStore, options: 
     }
   };
   try {
-    await readArchive(archive, onMember, options.signal === undefined ? {} : { signal: options.signal });
+    await readArchive(files, onMember, options.signal === undefined ? {} : { signal: options.signal });
   } catch (err: unknown) {
     if (!(err instanceof StopReading)) throw err;
     readWhole = false;

@@ -9,6 +9,7 @@ import { pushTestImages, type LayerSpec, type PushedImage } from '../support/ima
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest, skopeo } from '../support/skopeo.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { startServeCli } from './serve-cli.ts';
 
 // Two releases in a real registry: 2.0 changes one image, adds one in a new repository, keeps the rest.
 let tmp: TempDir;
@@ -118,6 +119,26 @@ describe('collect --since OLD-LOCK', () => {
       expect((await stat(join(tmp.path, 'pulled-d', layer?.digest.slice(7) ?? ''))).size).toBe(layer?.size);
     } finally {
       await target.stop();
+    }
+  });
+
+  it('serve refuses it without its base in the store, in the words of load, and serves it over the base', async () => {
+    const refused = await runAirgap(['serve', diff, '--listen', '127.0.0.1:0']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: this is a differential archive: it builds on rel 1\.0 \(lock sha256:[0-9a-f]{12}…\), and a new, empty store lacks 3 of the 3 layers it leaves out/);
+    expect(refused.stderr).toContain('nothing was served');
+    const store = join(tmp.path, 'serve-store');
+    // The base first, into the store; then the differential archive over it.
+    const base = await startServeCli([out1, '--store', store]);
+    await base.stop();
+    const server = await startServeCli([diff, '--store', store]);
+    try {
+      for (const image of v2) {
+        expect(sha256Digest(await inspectRaw(`${server.host}/${image.repository}:${image.tag}`, { tlsVerify: false }))).toBe(image.digest);
+      }
+      await skopeo(['copy', '--src-tls-verify=false', `docker://${server.host}/rel/d:1`, `dir:${join(tmp.path, 'served-d')}`]);
+    } finally {
+      await server.stop();
     }
   });
 

@@ -7,7 +7,8 @@ import type { VerifyReport } from '../../src/verify/verify.ts';
 import { runAirgap } from '../support/airgap-cli.ts';
 import { demoImageSet, pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
+import { inspectRaw, sha256Digest, skopeo } from '../support/skopeo.ts';
+import { startServeCli } from './serve-cli.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 
 // A release of about 4 MB collected whole and in parts of 1 MB, from the same registry.
@@ -78,6 +79,19 @@ describe('collect --split 1M', () => {
       }
     } finally {
       await target.stop();
+    }
+  });
+
+  it('serve reads the parts in order, and serves every image', async () => {
+    const server = await startServeCli([split]);
+    try {
+      for (const image of pushed) {
+        expect(sha256Digest(await inspectRaw(`${server.host}/${image.repository}:${image.tag}`, { tlsVerify: false }))).toBe(image.digest);
+      }
+      // A layer pulled whole: its bytes come out of the parts.
+      await skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${server.host}/${pushed[1]?.repository ?? ''}:${pushed[1]?.tag ?? ''}`, `oci:${join(tmp.path, 'pulled')}:x`]);
+    } finally {
+      await server.stop();
     }
   });
 
