@@ -16,7 +16,8 @@ export function formatDuration(seconds: number): string {
  */
 export function formatTransfer(s: TransferSnapshot): string {
   const rate = (perSecond: number | undefined): string => (perSecond === undefined ? '' : `, ${formatBytes(perSecond)}/s`);
-  const left = s.secondsLeft === undefined ? '' : `, about ${formatDuration(s.secondsLeft)} left`;
+  const done = s.written >= s.writeTotal && s.downloaded >= s.downloadTotal;
+  const left = done ? ` in ${formatDuration(s.elapsedSeconds)}` : s.secondsLeft === undefined ? '' : `, about ${formatDuration(s.secondsLeft)} left`;
   const download = s.downloadTotal === 0 ? '' : `; downloaded ${formatBytes(s.downloaded)} of ${formatBytes(s.downloadTotal)}${rate(s.downloadBytesPerSecond)}`;
   const cached = s.fromCache === 0 ? '' : `; ${formatBytes(s.fromCache)} from the cache`;
   return `${formatBytes(s.written)} / ${formatBytes(s.writeTotal)} written${rate(s.writeBytesPerSecond)}${left}${download}${cached}`;

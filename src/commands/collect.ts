@@ -135,6 +135,8 @@ export async function collectCommand(release: string | undefined, options: Colle
       lock: result.lockPath,
       images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms })),
       archives: { images: result.images, charms: result.charms },
+      ...(result.lock.base === undefined ? {} : { base: result.lock.base, leftOut: { layers: result.lock.leftOut?.length ?? 0, bytes: (result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0) } }),
+      ...(cache === undefined ? {} : { cache: { dir: cache.dir, blobs: cache.blobs, bytes: cache.bytes, partialBytes: cache.partialBytes } }),
       ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
       uniqueBlobBytes: result.uniqueBlobBytes,
       warnings,
