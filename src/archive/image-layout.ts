@@ -14,6 +14,14 @@ export function blobPath(digest: string): string {
   return `blobs/sha256/${digestHex(digest)}`;
 }
 
+/** The digest a member of an archive is stored under: blobs/sha256/<hex>, or docker save's (Docker 20.10) <image id>.json config. */
+export function blobDigestOfMember(baseName: string): string | undefined {
+  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
+  if (match !== null) return `sha256:${match[1]}`;
+  const config = /^([a-f0-9]{64})\.json$/.exec(baseName);
+  return config === null ? undefined : `sha256:${config[1]}`;
+}
+
 function json(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 }

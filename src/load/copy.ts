@@ -1,3 +1,4 @@
+import { blobDigestOfMember } from '../archive/image-layout.ts';
 import { readArchive, type ArchiveMember } from '../archive/read-archive.ts';
 import { ArchiveError, DigestMismatchError } from '../errors.ts';
 import { DigestHasher, sha256Digest } from '../oci/digest.ts';
@@ -23,14 +24,6 @@ async function readAll(stream: AsyncIterable<Buffer>, limit: number, what: strin
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, length);
-}
-
-function blobDigestOfMember(baseName: string): string | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
-  if (match !== null) return `sha256:${match[1]}`;
-  // docker save (Docker 20.10) stores configs as <image id>.json at the root.
-  const config = /^([a-f0-9]{64})\.json$/.exec(baseName);
-  return config === null ? undefined : `sha256:${config[1]}`;
 }
 
 export interface CopiedImage {

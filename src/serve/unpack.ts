@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ArchiveFiles } from '../archive/archive-files.ts';
 import { readArchive, type ArchiveMember } from '../archive/read-archive.ts';
-import { CONTAINERD_NAME_ANNOTATION } from '../archive/image-layout.ts';
+import { blobDigestOfMember, CONTAINERD_NAME_ANNOTATION } from '../archive/image-layout.ts';
 import { ArchiveError, DigestMismatchError } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { ArchiveContents } from '../load/archive-contents.ts';
@@ -38,14 +38,6 @@ async function readSmall(member: ArchiveMember): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of member.stream) chunks.push(chunk);
   return Buffer.concat(chunks);
-}
-
-function blobDigestOfMember(baseName: string): string | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
-  if (match !== null) return `sha256:${match[1]}`;
-  // docker save (Docker 20.10) keeps configs as <image id>.json at the root.
-  const config = /^([a-f0-9]{64})\.json$/.exec(baseName);
-  return config === null ? undefined : `sha256:${config[1]}`;
 }
 
 /** Is the tree under `descriptor` wholly in the store already (manifests parse, blobs have their sizes)? */

@@ -12,6 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, type Transform } from 'node:stream';
 import { constants as zlibConstants, crc32, createGunzip } from 'node:zlib';
 import { archiveOfPart } from '../archive/archive-files.ts';
+import { blobDigestOfMember } from '../archive/image-layout.ts';
 import { describeBase } from '../archive/differential.ts';
 import { ByteCounter, isGzip, readArchiveStream, type ArchiveMember } from '../archive/read-archive.ts';
 import { AirgapError, messageOf } from '../errors.ts';
@@ -125,7 +126,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const contents = new ArchiveContents();
   const seen = new Set<string>();
   const imagesWalk = await walkFiles(images.files, images.joined, report, meter, options.signal, async (member) => {
-    const digest = blobDigest(member.baseName);
+    const digest = blobDigestOfMember(member.baseName);
     if (member.baseName === 'index.json' || (digest !== undefined && member.size <= SMALL_MEMBER_BYTES && lock.blobs === undefined)) {
       const bytes = await readSmall(member);
       if (member.baseName === 'index.json') {
@@ -196,11 +197,6 @@ function imagesFiles(dir: string, lock: Lock): { files: Expected[]; joined: Expe
   // Parts joined with cat (and the parts removed) are the archive itself.
   if (parts === undefined || (existsSync(whole) && !parts.some((p) => existsSync(p.path)))) return { files: [joined], joined: undefined };
   return { files: parts, joined };
-}
-
-function blobDigest(baseName: string): string | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
-  return match === null ? undefined : `sha256:${match[1] as string}`;
 }
 
 async function readSmall(member: ArchiveMember): Promise<Buffer> {
