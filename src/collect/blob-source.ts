@@ -124,14 +124,14 @@ export class CachedSource implements BlobSource {
   readonly #verified = new Set<string>();
   readonly #layers = new Map<string, ArchiveLayer>();
   #closed = false;
+  readonly #onAbort = (): void => this.#stop.abort(this.#context.signal?.reason);
 
   private constructor(cache: BlobCache, context: BlobSourceContext, concurrency: number, meter: TransferMeter) {
     this.#cache = cache;
     this.#context = context;
     this.#limiter = new Limiter(concurrency);
     this.#meter = meter;
-    const onAbort = (): void => this.#stop.abort(context.signal?.reason);
-    context.signal?.addEventListener('abort', onAbort, { once: true });
+    context.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   /** What the cache has of `layers`, and what must be downloaded (less what killed runs left half-way). */
@@ -214,6 +214,7 @@ export class CachedSource implements BlobSource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#context.signal?.removeEventListener('abort', this.#onAbort);
     this.#stop.abort(new Error('collect ended'));
     await this.#limiter.drain().catch(() => {});
     this.#context.emit({ type: 'progress', ...this.#meter.snapshot() });
