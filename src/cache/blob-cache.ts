@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { REF_NAME_ANNOTATION } from '../archive/image-layout.ts';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
 import { digestHex, type Descriptor } from '../oci/descriptor.ts';
-import { DigestHasher, type Expected } from '../oci/digest.ts';
+import { DigestHasher, sha256Digest, type Expected } from '../oci/digest.ts';
 import { OCI_INDEX, OCI_LAYOUT_VERSION } from '../oci/media-types.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
 
@@ -23,6 +23,10 @@ const USERS_DIR = 'users';
 // Reads of 256 KiB: 1 MiB ones are each a fresh mapping of memory (page faults, and garbage the collector
 // frees late), which made writing the archive from the cache half as fast and its peak memory grow with it.
 const READ_BUFFER = 256 * 1024;
+// One write call per 256 KiB of a download, not per network chunk (often 16 or 64 KiB).
+const WRITE_BATCH = 256 * 1024;
+// Manifests and configs are kilobytes; anything larger is not read whole.
+const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 const PARTIAL = /^([a-f0-9]{64})\.(\d+)\.partial$/;
 
 /** `$XDG_CACHE_HOME/airgap`, else `~/.cache/airgap`: where collect keeps blobs between runs. */
@@ -132,12 +136,23 @@ export class BlobCache {
     }
     try {
       if (hasher.bytes < blob.size) {
-        // Each chunk is written before the next is asked for: what has arrived is on disk (in the page
-        // cache) at once, so a run killed now loses only the chunk in hand, not buffers of them.
+        // Written as it arrives, in batches of WRITE_BATCH: what has arrived is on disk (in the page cache)
+        // within a batch, so a run killed now loses at most one batch per download, not buffers of them.
         const file = await open(partial.path, 'a');
+        let batch: Buffer[] = [];
+        let batched = 0;
         try {
-          for await (const chunk of download(hasher)) await file.write(chunk);
+          for await (const chunk of download(hasher)) {
+            batch.push(chunk);
+            batched += chunk.length;
+            if (batched < WRITE_BATCH) continue;
+            await file.writev(batch);
+            batch = [];
+            batched = 0;
+          }
         } finally {
+          // What arrived before a failure stays, for the next run to continue from.
+          if (batched > 0) await file.writev(batch).catch(() => {});
           await file.close();
         }
       } else {
@@ -309,6 +324,19 @@ export class BlobCache {
 
   async remove(digest: string): Promise<void> {
     await rm(this.blobPath(digest), { force: true });
+  }
+
+  /**
+   * A manifest or config stored earlier, when it is here with the bytes of its digest (checked: they are
+   * small); a damaged one is removed, and undefined says to ask the registry.
+   */
+  async readDocument(blob: Pick<Descriptor, 'digest' | 'size'>): Promise<Buffer | undefined> {
+    if (blob.size > MAX_DOCUMENT_BYTES) return undefined;
+    const bytes = await this.readSmall(blob.digest);
+    if (bytes === undefined) return undefined;
+    if (bytes.length === blob.size && sha256Digest(bytes) === blob.digest) return bytes;
+    await this.remove(blob.digest);
+    return undefined;
   }
 
   /** A small blob (a manifest) read whole, or undefined when it is not here. */

@@ -26,7 +26,7 @@ import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './char
 import type { CollectEventListener } from './events.ts';
 import type { PullSource } from './mirrors.ts';
 import { planCollect, sourcesOf, type CollectPlan, type CollectPlanOptions } from './plan.ts';
-import { resolveImage, type ImageToResolve } from './resolve-image.ts';
+import { resolveImage, type ImageToResolve, type KnownDocuments } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
 import { leftOutLayers, readBaseRelease, type BaseRelease } from './since.ts';
 import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
@@ -108,12 +108,12 @@ function credentialsHost(registries: readonly string[], credentials: Credentials
  * Resolve from the first source that has the image: mirrors in their order, then the registry itself when
  * registries.conf allows it. One source: its own error, unchanged.
  */
-async function resolveFromSources(client: RegistryClient, planned: PlannedImage, sources: readonly PullSource[], platforms: Parameters<typeof resolveImage>[2]): Promise<ResolvedImage> {
+async function resolveFromSources(client: RegistryClient, planned: PlannedImage, sources: readonly PullSource[], platforms: Parameters<typeof resolveImage>[2], known: KnownDocuments | undefined): Promise<ResolvedImage> {
   const failures: unknown[] = [];
   for (const source of sources) {
     const host: RegistryHost = client.host(source.registry);
     try {
-      return await resolveImage(host, toResolve(planned, source), platforms);
+      return await resolveImage(host, toResolve(planned, source), platforms, known);
     } catch (err: unknown) {
       if (sources.length === 1) throw err;
       failures.push(err);
@@ -215,7 +215,8 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
       emit({ type: 'image-resolving', path: p.path, upstream: p.upstream });
       try {
-        const resolved = await resolveFromSources(client, p, sourcesOf(plan, p), platforms);
+        // A re-run asks the registry only for each tag's manifest: configs and child manifests come from the cache.
+        const resolved = await resolveFromSources(client, p, sourcesOf(plan, p), platforms, cache === undefined ? undefined : (d) => cache.readDocument(d));
         emit({
           type: 'image-resolved', path: resolved.path, digest: resolved.top.descriptor.digest, bytes: resolved.totalBytes,
           blobs: resolved.manifests.size + resolved.configs.size + resolved.layers.length, platforms: resolved.platforms,

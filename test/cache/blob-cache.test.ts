@@ -142,6 +142,19 @@ describe('BlobCache', () => {
     await cache.close();
   });
 
+  it("gives back a stored manifest or config only when its bytes are its digest's", async () => {
+    const cache = await openCache();
+    const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+    const blob = blobOf(config);
+    expect(await cache.readDocument(blob)).toBeUndefined();
+    await cache.putBytes(blob, config);
+    expect(await cache.readDocument(blob)).toEqual(config);
+    await writeFile(cache.blobPath(blob.digest), Buffer.from('{"architecture":"arm64","os":"linux"}'));
+    expect(await cache.readDocument(blob)).toBeUndefined();
+    expect(await cache.has(blob)).toBe(false);
+    await cache.close();
+  });
+
   it('says how much it holds, names its images in index.json, and forgets those whose manifest is gone', async () => {
     const cache = await openCache();
     const manifest = Buffer.from('{"schemaVersion":2}');
