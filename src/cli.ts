@@ -15,6 +15,13 @@ import { CancelledError, UsageError } from './errors.ts';
 import { terminalSafe } from './util/printable.ts';
 import { VERSION_TEXT } from './version.ts';
 
+/** A part smaller than 1 MB would make thousands of files of a release: a typo (`--split 4`), not a wish. */
+function splitSize(value: string): number {
+  const bytes = parseByteSize('--split', value);
+  if (bytes < 1_000_000) throw new UsageError(`--split ${value}: parts of less than 1M would make thousands of files`, { hint: 'give the size of the medium, e.g. 4G for FAT32 or 700M for a CD' });
+  return bytes;
+}
+
 function repeatable(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -77,7 +84,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--cache <dir>', 'the blob cache: layers are downloaded into it and the archive written from it, so a re-run downloads only what it lacks (default: $XDG_CACHE_HOME/airgap or ~/.cache/airgap)')
     .option('--no-cache', 'stream layers from the registry straight into the archive, keeping no copy')
     .option('--since <old-lock>', 'a differential archive: leave out the layers the release of that airgap-lock.json already carried')
-    .addOption(new Option('--split <size>', 'write images.tar.gz as parts of at most SIZE (e.g. 4G, 700M) for removable media: images.tar.gz.000, .001, ...').argParser((v: string) => parseByteSize('--split', v)))
+    .addOption(new Option('--split <size>', 'write images.tar.gz as parts of at most SIZE (e.g. 4G, 700M) for removable media: images.tar.gz.000, .001, ...').argParser(splitSize))
     .option('--include-tool', 'put the airgap executable (built by `npm run package`) into charms.tar.gz, recorded in the lock', false)
     .option('--tool-platform <linux-x64|linux-arm64>', 'with --include-tool: only this platform\'s executable (repeatable); default: every one built', repeatable, [])
     .option('--list', 'download the charms and show every image with where it is found and every charm; pull nothing, write nothing', false)
