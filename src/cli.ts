@@ -112,7 +112,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--via <path>', 'push through the registry API, or through the local Docker Engine').choices(['registry', 'docker']).default('registry'))
     .option('--charms-dir <dir>', 'where charms.tar.gz is unpacked when it is beside the images', './charms')
     .option('--no-lock', 'load an archive that has no airgap-lock.json beside it (only blob digests are then checked)')
-    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 1MiB, for a proxy that limits request bodies (default 8MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
+    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 32MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
     .option('--json', 'print a machine-readable summary on stdout', false)
     .action(async (source: string, options: Parameters<typeof loadCommand>[1]) => {
       await loadCommand(source, options, io);

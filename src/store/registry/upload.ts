@@ -14,11 +14,8 @@ import { DigestHasher } from '../../oci/digest.ts';
 import { Attempts, type RetryPolicy } from './retry.ts';
 import { headerValue, type HttpResponse } from './transport.ts';
 
-/**
- * Big enough that a push is not dominated by round trips, small enough to hold one per upload in flight (-j)
- * for a resend: 4 x 32 MiB held made load's peak memory grow by some 90 MiB once layers passed 32 MiB.
- */
-export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Big enough that a push is not dominated by round trips, small enough to hold a few at once. */
+export const DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024;
 
 export interface UploadOptions {
   what: string;
