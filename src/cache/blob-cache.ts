@@ -118,9 +118,11 @@ export class BlobCache {
    * Download a blob into the cache: continued from a partial file a killed run left (hashed first, so the
    * digest still covers every byte), written to the partial file as it arrives, and moved under its digest
    * only when `download` has verified it. `download` receives the hasher holding the bytes already there
-   * and yields the rest. Returns how many bytes came from a partial file.
+   * and yields the rest. `onDisk` hears of a download started from nothing as its bytes reach the partial
+   * file, so that they can be read back before the blob is whole. Returns how many bytes came from a
+   * partial file.
    */
-  async fetch(blob: Pick<Descriptor, 'digest' | 'size'>, expected: Expected, download: (hasher: DigestHasher) => AsyncIterable<Buffer>): Promise<{ resumedBytes: number }> {
+  async fetch(blob: Pick<Descriptor, 'digest' | 'size'>, expected: Expected, download: (hasher: DigestHasher) => AsyncIterable<Buffer>, onDisk?: (partial: { path: string; bytes: number }) => void): Promise<{ resumedBytes: number }> {
     const partial = await this.#claimPartial(blob.digest);
     let resumedBytes = 0;
     let hasher = new DigestHasher(expected);
@@ -139,9 +141,11 @@ export class BlobCache {
         // Written as it arrives, in batches of WRITE_BATCH: what has arrived is on disk (in the page cache)
         // within a batch, so a run killed now loses at most one batch per download, not buffers of them.
         const file = await open(partial.path, 'a');
+        const fresh = resumedBytes === 0 ? onDisk : undefined;
         let batch: Buffer[] = [];
         let batched = 0;
         try {
+          fresh?.({ path: partial.path, bytes: 0 });
           for await (const chunk of download(hasher)) {
             batch.push(chunk);
             batched += chunk.length;
@@ -149,6 +153,7 @@ export class BlobCache {
             await file.writev(batch);
             batch = [];
             batched = 0;
+            fresh?.({ path: partial.path, bytes: hasher.bytes });
           }
         } finally {
           // What arrived before a failure stays, for the next run to continue from.

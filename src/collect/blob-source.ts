@@ -3,6 +3,7 @@
  * blob cache, which downloads fill ahead of the writer (`-j` at once, in the archive's order). Either way the
  * progress of the whole collect is counted on a TransferMeter and told as events.
  */
+import { open } from 'node:fs/promises';
 import type { BlobOpener } from '../archive/image-layout.ts';
 import { BlobCache } from '../cache/blob-cache.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
@@ -14,11 +15,21 @@ import { TransferMeter } from './transfer-meter.ts';
 
 // Reporting every 64 KiB chunk would cost more than the copy; a few events per MB is plenty.
 const PROGRESS_EVERY = 4 * 1024 * 1024;
+const TAIL_READ = 256 * 1024;
 
 /** A layer the archive gets, with the first image that needs it (whose registry it is pulled from). */
 export interface ArchiveLayer {
   image: ResolvedImage;
   blob: Descriptor;
+}
+
+/** A download started from nothing, as far as its partial file goes: the writer may read it while it grows. */
+interface Growing {
+  path: string | undefined;
+  bytes: number;
+  /** Settled once the download is verified (the file then has every byte) or has failed. */
+  done: boolean;
+  wake: (() => void) | undefined;
 }
 
 /** What the cache holds of the archive's layers, and what is left to download. */
@@ -123,6 +134,8 @@ export class CachedSource implements BlobSource {
   /** Layers verified into the cache by this run: read back without hashing again. */
   readonly #verified = new Set<string>();
   readonly #layers = new Map<string, ArchiveLayer>();
+  /** Downloads in flight that started from nothing, by digest. */
+  readonly #growing = new Map<string, Growing>();
   #closed = false;
   readonly #onAbort = (): void => this.#stop.abort(this.#context.signal?.reason);
 
@@ -167,18 +180,32 @@ export class CachedSource implements BlobSource {
     const what = blobWhat(image, blob);
     const host = this.#context.client.host(image.registry);
     const emit = this.#context.emit;
+    const growing: Growing = { path: undefined, bytes: 0, done: false, wake: undefined };
+    const grew = (): void => {
+      const wake = growing.wake;
+      growing.wake = undefined;
+      wake?.();
+    };
     const fetching = this.#limiter.run(async () => {
       this.#stop.signal.throwIfAborted();
       const { resumedBytes } = await this.#cache.fetch(blob, { digest: blob.digest, size: blob.size, what: `${what}: blob ${blob.digest} from ${image.registry}` }, (hasher) =>
         counted(host.getBlob(image.repository, blob, what, { hasher }), (bytes) => this.#meter.addDownloaded(bytes),
-          (bytes) => emit({ type: 'blob-progress', path: image.path, digest: blob.digest, bytes }), this.#stop.signal));
+          (bytes) => emit({ type: 'blob-progress', path: image.path, digest: blob.digest, bytes }), this.#stop.signal), (partial) => {
+        growing.path = partial.path;
+        growing.bytes = partial.bytes;
+        grew();
+      });
       this.#verified.add(blob.digest);
       emit({ type: 'blob-downloaded', path: image.path, digest: blob.digest, size: blob.size, resumedBytes });
+    }).finally(() => {
+      growing.done = true;
+      grew();
     });
     // The first failure stops the other downloads; the writer hears of it when it asks for that layer.
     fetching.catch((err: unknown) => this.#stop.abort(err));
     this.#limiter.track(fetching);
     this.#ready.set(blob.digest, fetching);
+    this.#growing.set(blob.digest, growing);
   }
 
   get open(): BlobOpener {
@@ -186,15 +213,67 @@ export class CachedSource implements BlobSource {
   }
 
   async *#read(image: ResolvedImage, blob: Descriptor): AsyncGenerator<Buffer> {
-    await this.#ready.get(blob.digest);
-    // A download failed: the collect stops here rather than write on to a failure.
-    this.#stop.signal.throwIfAborted();
-    for await (const chunk of this.#cache.read(blob, { verified: this.#verified.has(blob.digest), what: blobWhat(image, blob) })) {
+    const growing = this.#growing.get(blob.digest);
+    // The layer the writer waits for is read as it arrives, not once it is whole: its download is verified
+    // at its end, and a failure there fails the collect as a bad download always does.
+    const source = growing !== undefined && !growing.done ? this.#tail(blob, growing) : this.#whole(image, blob);
+    for await (const chunk of source) {
       this.#meter.addWritten(chunk.length);
       yield chunk;
     }
     this.#context.emit({ type: 'blob-done', path: image.path, digest: blob.digest, size: blob.size });
     this.#context.onBlobWritten(blob.digest);
+  }
+
+  async *#whole(image: ResolvedImage, blob: Descriptor): AsyncGenerator<Buffer> {
+    await this.#ready.get(blob.digest);
+    // A download failed: the collect stops here rather than write on to a failure.
+    this.#stop.signal.throwIfAborted();
+    yield* this.#cache.read(blob, { verified: this.#verified.has(blob.digest), what: blobWhat(image, blob) });
+  }
+
+  /** A download's partial file read as it grows, to its last byte once the download is verified. */
+  async *#tail(blob: Descriptor, growing: Growing): AsyncGenerator<Buffer> {
+    const changed = (): Promise<void> => new Promise((resolve) => {
+      growing.wake = resolve;
+    });
+    while (growing.path === undefined && !growing.done) await changed();
+    const path = growing.path;
+    // Done before its file could be opened (renamed under its digest already), or never written here (a
+    // partial file continued): read it whole from the cache once it is there.
+    const file = path === undefined ? undefined : await open(path, 'r').catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (path === undefined || file === undefined) {
+      await this.#ready.get(blob.digest);
+      this.#stop.signal.throwIfAborted();
+      yield* this.#cache.read(blob, { verified: true, what: blob.digest });
+      return;
+    }
+    try {
+      let offset = 0;
+      while (offset < blob.size) {
+        if (offset >= growing.bytes) {
+          if (growing.done) {
+            // Verified (its last bytes are on disk now, the file renamed: this handle still reads it), or failed.
+            await this.#ready.get(blob.digest);
+            this.#stop.signal.throwIfAborted();
+            growing.bytes = blob.size;
+            continue;
+          }
+          await changed();
+          continue;
+        }
+        const buffer = Buffer.allocUnsafe(Math.min(TAIL_READ, growing.bytes - offset));
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+        if (bytesRead === 0) throw new Error(`${path} ended at ${offset} of ${blob.size} bytes`);
+        offset += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await file.close();
+    }
   }
 
   /** A layer the cache had was found damaged (and removed) while the archive was written: download it again. */
