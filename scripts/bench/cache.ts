@@ -2,8 +2,9 @@
  * The cache part: what the blob cache and differential archives buy, on the bench release.
  *   cold/warm: airgap collect with an empty cache, then again with the cache it filled, interleaved round after
  *              round; bar: warm <= 0.5x cold (median).
- *   kill:      a collect through a counting proxy (test/support/fault-proxy.ts) killed with SIGKILL once its cache
- *              holds half the release's bytes, then run again: bar: the re-run downloads <= 0.55 of the
+ *   kill:      a collect through a counting proxy (test/support/fault-proxy.ts) that sends half the release's
+ *              bytes and then hangs, killed with SIGKILL once its cache stops growing, then run again: bar: the
+ *              re-run downloads <= 0.55 of the
  *              release's bytes (blob bodies counted at the proxy), and its archive is byte for byte the one a
  *              run straight through the same proxy writes.
  *   since:     the next release (every image retagged, own layers rebuilt until about 10% of the layer bytes
@@ -16,6 +17,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { startFaultProxy } from '../../test/support/fault-proxy.ts';
 import { pushTestImages } from '../../test/support/images.ts';
 import type { BenchContext } from './collect.ts';
@@ -85,23 +87,30 @@ export async function benchCache(ctx: BenchContext): Promise<void> {
     const killCache = join(ctx.work, 'kill-cache');
     const out = join(ctx.work, 'kill-out');
     const start = proxy.blobBytes;
-    // Half the bytes as the collect has them: in its cache, whole or in partial files. (The proxy has sent
-    // more by then: what sits in socket buffers when the process dies is lost, and said below.)
+    // The proxy sends half the release's bytes and no more (its answers hang there); once the collect has
+    // written what reached it (its cache stops growing), it is killed: a kill at half, as both sides see it.
+    proxy.plan.stallBlobsAt = start + ctx.distinct / 2;
     let atKill = { cached: 0, sent: 0 };
     let stop = false;
     const half = (async (): Promise<void> => {
+      let last = -1;
+      let steadySince = performance.now();
       while (!stop) {
         const cached = await bytesIn(killCache);
-        if (cached >= ctx.distinct / 2) {
+        if (cached !== last) {
+          last = cached;
+          steadySince = performance.now();
+        } else if (proxy.blobBytes >= (proxy.plan.stallBlobsAt ?? 0) && performance.now() - steadySince > 1000) {
           atKill = { cached, sent: proxy.blobBytes - start };
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
     const signal = await collectKilled(ctx, [list, '-o', out, '--plain-http', proxy.host, '--cache', killCache], half);
     stop = true;
     if (signal !== 'SIGKILL') throw new Error(`the collect to kill ended on its own (${signal ?? 'exit'}) before half the bytes went through`);
+    proxy.plan.stallBlobsAt = undefined;
     const before = proxy.blobBytes;
     const rerun = await collect([list, '-o', out, '--plain-http', proxy.host, '--cache', killCache]);
     const identical = (await sha256Of(join(out, 'images.tar.gz'))) === straight;

@@ -20,6 +20,8 @@ export interface FaultPlan {
   killChunks?: { count: number; afterBytes: number; skip?: number };
   /** Told the running total of blob body bytes sent to clients, after each chunk (e.g. to kill a client half-way). */
   onBlobBytes?: (total: number) => void;
+  /** Send no blob body byte past this running total: the answers hang there, their connections open. */
+  stallBlobsAt?: number;
 }
 
 export interface ProxiedRequest {
@@ -104,6 +106,14 @@ export async function startFaultProxy(upstreamHost: string, plan: FaultPlan): Pr
           record.faulted = `cut after ${plan.cutBlobs.afterBytes} bytes`;
           up.destroy();
           res.socket?.destroy();
+          return;
+        }
+        if (isBlobBody && plan.stallBlobsAt !== undefined && blobBytes + chunk.length > plan.stallBlobsAt) {
+          const kept = chunk.subarray(0, Math.max(0, plan.stallBlobsAt - blobBytes));
+          res.write(kept);
+          blobBytes += kept.length;
+          record.faulted = `stalled at ${plan.stallBlobsAt} blob bytes`;
+          up.pause();
           return;
         }
         sent += chunk.length;
