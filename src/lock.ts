@@ -29,6 +29,8 @@ export interface LockedImage {
   /** True when --platform narrowed a multi-arch index, so `digest` is not the upstream one. */
   narrowed: boolean;
   mentions: LockMention[];
+  /** Why collect added it when the release does not name it (Juju's own images: jujud-operator, juju-db, charm-base). */
+  reason?: string;
 }
 
 export interface LockedCharm {

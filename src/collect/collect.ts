@@ -19,7 +19,8 @@ import { TOOL_NAME } from '../version.ts';
 import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
 import type { PullSource } from './mirrors.ts';
-import { planCollect, sourcesOf, type CollectPlan, type CollectPlanOptions } from './plan.ts';
+import { uncoveredCharmBases } from './juju-images.ts';
+import { planCollect, sourcesOf, withJujuImages, type CollectPlan, type CollectPlanOptions } from './plan.ts';
 import { resolveImage, type ImageToResolve } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
 import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
@@ -132,7 +133,10 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
   // A stock bundle's charms are downloaded here first: outside the output, which gets only finished archives.
   const workDir = await mkdtemp(join(tmpdir(), 'airgap-charms-'));
   try {
-    return await collectWith(options, emit, await planCollect(options, workDir), workDir);
+    const plan = await planCollect(options, workDir);
+    // Before any connection: a file named as a charm must be one, and from where the release is.
+    await checkLocalCharms(plan.release, { allowOutside: options.allowOutside === true });
+    return await collectWith(options, emit, await withJujuImages(plan, options), workDir);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -143,8 +147,6 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
   const platforms = [...(options.platforms ?? []), ...(options.platforms?.length ? [] : release.platforms)].map(parsePlatform);
   emit({ type: 'release', name: plan.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length + plan.charms.length });
   for (const message of warnings) emit({ type: 'warning', message });
-  // Before any connection: a file named as a charm must be one, and from where the release is.
-  await checkLocalCharms(release, { allowOutside: options.allowOutside === true });
   const toolFiles = options.includeTool === undefined ? [] : await gatherToolFiles(options.includeTool);
 
   const outputDir = resolve(options.outputDir);
@@ -173,6 +175,19 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
 
     const uniqueBlobBytes = countUniqueBytes(images);
     const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
+    // A charm fetched from a URL is read only now: a base of its own is said, with the image to list.
+    const fetched = charmFiles.filter((f) => f.temporary).map((f) => ({ name: f.name, path: f.path }));
+    let uncovered: string[];
+    try {
+      uncovered = await uncoveredCharmBases(plan.jujuVersion, fetched, planned);
+    } catch (err: unknown) {
+      await removeTemporaryFiles(charmFiles);
+      throw err;
+    }
+    for (const message of uncovered) {
+      warnings.push(message);
+      emit({ type: 'warning', message });
+    }
     const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
     if (clash !== undefined) {
       await removeTemporaryFiles(charmFiles);
@@ -304,6 +319,7 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
     size: image.totalBytes,
     narrowed: image.narrowed,
     mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line, ...(m.applications === undefined ? {} : { applications: m.applications }) })),
+    ...(plan?.reason === undefined ? {} : { reason: plan.reason }),
   };
 }
 

@@ -26,6 +26,9 @@ export interface CollectCommandOptions {
   mirror?: string[];
   charmhubUrl?: string;
   juju?: string;
+  jujuVersion?: string;
+  /** false with --no-juju-images. */
+  jujuImages?: boolean;
   allowOutside?: boolean;
 }
 
@@ -34,6 +37,7 @@ function listingText(listing: ReleaseListing): string {
   for (const image of listing.images) {
     const via = image.pullFrom.length === 1 && image.pullFrom[0] === image.upstream ? '' : `  (pulled from ${image.pullFrom.join(', then ')})`;
     lines.push(`${image.reference}${via}`);
+    if (image.reason !== undefined) lines.push(`    added by airgap: ${image.reason}`);
     for (const s of image.sources) {
       lines.push(`    ${s.applications === undefined ? '' : `${s.applications.join(', ')}: `}${s.file}${s.line === undefined ? '' : `:${s.line}`} ${s.key}`);
     }
@@ -78,6 +82,8 @@ export async function collectCommand(release: string | undefined, options: Colle
     mirrors: options.mirror ?? [],
     ...(options.charmhubUrl === undefined ? {} : { charmhubUrl: options.charmhubUrl }),
     ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    ...(options.jujuVersion === undefined ? {} : { jujuVersion: options.jujuVersion }),
+    ...(options.jujuImages === false ? { jujuImages: false } : {}),
     signal: io.signal,
   };
   if (options.list === true) {
@@ -119,7 +125,7 @@ export async function collectCommand(release: string | undefined, options: Colle
   if (options.json) {
     io.stdout(`${JSON.stringify({
       lock: result.lockPath,
-      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms })),
+      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms, ...(i.reason === undefined ? {} : { reason: i.reason }) })),
       archives: { images: result.images, charms: result.charms },
       ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
       uniqueBlobBytes: result.uniqueBlobBytes,
