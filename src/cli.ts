@@ -70,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--ca-file <file>', 'extra CA certificate(s) to trust for registries (repeatable)', repeatable, [])
     .option('--plain-http <host[:port]>', 'talk plain HTTP to this registry (repeatable)', repeatable, [])
     .option('--per-image', 'write one docker-loadable <name>.tar per image inside images.tar.gz (the guide\'s layout)', false)
+    .option('--with-referrers', 'carry the referrers of every image too: signatures, SBOMs, attestations (OCI 1.1 referrers and cosign\'s sha256-<hex>.sig/.att/.sbom tags)', false)
     .option('--include-tool', 'put the airgap executable (built by `npm run package`) into charms.tar.gz, recorded in the lock', false)
     .option('--tool-platform <linux-x64|linux-arm64>', 'with --include-tool: only this platform\'s executable (repeatable); default: every one built', repeatable, [])
     .option('--list', 'download the charms and show every image with where it is found and every charm; pull nothing, write nothing', false)

@@ -167,6 +167,9 @@ export function plainCollectRenderer(write: (line: string) => void): CollectRend
         case 'images-resolved':
           firstWrite = Date.now();
           break;
+        case 'referrers-found':
+          write(`referrers of ${event.path}: ${event.referrers}`);
+          break;
         case 'image-written':
           write(`written ${event.path}`);
           break;

@@ -114,6 +114,9 @@ export function plainLoadRenderer(write: (line: string) => void): LoadRenderer {
         case 'image-pushed':
           write(`pushed ${event.reference} ${event.digest}`);
           break;
+        case 'referrer':
+          write(`${event.how === 'pushed' ? 'pushed' : 'present'} referrer ${event.reference}${event.reference.includes('@') ? '' : ` ${event.digest}`} of ${event.of}`);
+          break;
         case 'charm':
           write(`unpacked ${event.file} ${formatBytes(event.size)}`);
           break;

@@ -7,7 +7,7 @@ import { perImageEntries } from '../archive/per-image.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
-import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
+import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage, type LockedReferrer } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import type { PlannedImage } from '../release/index.ts';
@@ -21,6 +21,7 @@ import type { CollectEventListener } from './events.ts';
 import type { PullSource } from './mirrors.ts';
 import { uncoveredCharmBases } from './juju-images.ts';
 import { planCollect, sourcesOf, withJujuImages, type CollectPlan, type CollectPlanOptions } from './plan.ts';
+import { findReferrers } from './referrers.ts';
 import { resolveImage, type ImageToResolve } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
 import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
@@ -42,6 +43,8 @@ export interface CollectOptions extends CollectPlanOptions {
   /** --username/--password-stdin: for the one registry the release pulls from (others: docker login). */
   credentials?: Credentials;
   perImage?: boolean;
+  /** --with-referrers: carry the signatures, SBOMs and attestations of every image too. */
+  withReferrers?: boolean;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
   /** --allow-outside: pack local charms from outside the release's directory too. */
@@ -172,8 +175,15 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       }
     }, options.signal);
     const images = fulfilledOrThrow(settled, 'images could not be resolved', 'fix the references or the registry access, then re-run');
+    const found = options.withReferrers === true ? await findReferrers(client, images, { concurrency, signal: options.signal, emit }) : undefined;
+    for (const message of found?.warnings ?? []) {
+      warnings.push(message);
+      emit({ type: 'warning', message });
+    }
+    // What the archive holds: the images, and the referrers beside them (their blobs written once with the rest).
+    const carried = [...images, ...(found?.referrers ?? [])];
 
-    const uniqueBlobBytes = countUniqueBytes(images);
+    const uniqueBlobBytes = countUniqueBytes(carried);
     const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
     // A charm fetched from a URL is read only now: a base of its own is said, with the image to list.
     const fetched = charmFiles.filter((f) => f.temporary).map((f) => ({ name: f.name, path: f.path }));
@@ -204,7 +214,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       if (event.type === 'blob-done') completion?.blobWritten(event.digest);
     });
     const imagesPath = join(outputDir, IMAGES_ARCHIVE);
-    const entries = options.perImage ? perImageEntries(images, openBlob) : layoutEntries(images, openBlob);
+    const entries = options.perImage ? perImageEntries(carried, openBlob) : layoutEntries(carried, openBlob);
     const imagesArchive = await writeTarGz(imagesPath, async (append) => {
       for (const [index, entry] of entries.entries()) {
         await append(entry);
@@ -243,7 +253,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       version: release.version,
       placeholder: plan.generated?.placeholder ?? release.placeholder,
       platforms: platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')),
-      images: images.map((image) => lockedImage(image, planned, release.baseDir)),
+      images: images.map((image) => lockedImage(image, planned, release.baseDir, found?.byImage.get(image.path))),
       charms: charmFiles
         .filter((f) => f.charm !== undefined)
         .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size, ...f.charmhub })),
@@ -307,7 +317,7 @@ function countUniqueBytes(images: readonly ResolvedImage[]): number {
   return total;
 }
 
-function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string): LockedImage {
+function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string, referrers: LockedReferrer[] | undefined): LockedImage {
   const plan = planned.find((p) => p.path === image.path);
   return {
     reference: image.written,
@@ -320,6 +330,7 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
     narrowed: image.narrowed,
     mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line, ...(m.applications === undefined ? {} : { applications: m.applications }) })),
     ...(plan?.reason === undefined ? {} : { reason: plan.reason }),
+    ...(referrers === undefined ? {} : { referrers }),
   };
 }
 

@@ -17,6 +17,7 @@ export interface CollectCommandOptions {
   caFile: string[];
   plainHttp: string[];
   perImage: boolean;
+  withReferrers?: boolean;
   includeTool?: boolean;
   toolPlatform?: string[];
   username?: string;
@@ -115,6 +116,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
+      withReferrers: options.withReferrers === true,
       ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
       onEvent: (event) => {
         if (event.type === 'warning') warnings.push(event.message);
@@ -125,7 +127,7 @@ export async function collectCommand(release: string | undefined, options: Colle
   if (options.json) {
     io.stdout(`${JSON.stringify({
       lock: result.lockPath,
-      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms, ...(i.reason === undefined ? {} : { reason: i.reason }) })),
+      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms, ...(i.reason === undefined ? {} : { reason: i.reason }), ...(i.referrers === undefined ? {} : { referrers: i.referrers }) })),
       archives: { images: result.images, charms: result.charms },
       ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
       uniqueBlobBytes: result.uniqueBlobBytes,
@@ -134,8 +136,9 @@ export async function collectCommand(release: string | undefined, options: Colle
     return;
   }
   if (io.isTty) for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  const referrers = result.lock.images.reduce((n, i) => n + (i.referrers?.length ?? 0), 0);
   io.stdout(
-    `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
+    `Collected ${result.lock.images.length} images${options.withReferrers === true ? ` with ${referrers} referrers` : ''} (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
       `  ${result.images.path}  ${formatBytes(result.images.size)}\n` +
       `  ${result.charms.path}  ${formatBytes(result.charms.size)}` +
       `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +

@@ -15,6 +15,8 @@ export interface Descriptor {
   platform?: Platform;
   annotations?: Record<string, string>;
   urls?: string[];
+  /** OCI 1.1: what an artifact is (a referrers listing names each referrer's). */
+  artifactType?: string;
 }
 
 export interface ImageManifest {
