@@ -10,6 +10,7 @@ import { initCommand } from './commands/init.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { parseByteSize } from './cli/byte-size.ts';
 import { CancelledError, UsageError } from './errors.ts';
+import { terminalSafe } from './util/printable.ts';
 import { VERSION_TEXT } from './version.ts';
 
 function repeatable(value: string, previous: string[]): string[] {
@@ -41,9 +42,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // The output boundary: whatever a command prints, no control character from outside reaches the terminal.
   const io: CommandIo = {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: (text) => process.stdout.write(terminalSafe(text)),
+    stderr: (text) => process.stderr.write(terminalSafe(text)),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

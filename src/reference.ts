@@ -3,6 +3,7 @@
  * registry share), so that what we call an image's host, repository and tag is what they will call it.
  */
 import { InvalidReferenceError } from './errors.ts';
+import { quoted } from './util/printable.ts';
 
 export interface ImageReference {
   /** Exactly as written. */
@@ -34,7 +35,8 @@ const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const OTHER_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 
 function invalid(text: string, why: string): InvalidReferenceError {
-  return new InvalidReferenceError(`invalid image reference "${text}": ${why}`, {
+  // The text comes from release files, archives and registries: quoted printable, like every name in a message.
+  return new InvalidReferenceError(`invalid image reference ${quoted(text)}: ${why}`, {
     hint: 'write it as [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST], with a lowercase NAME',
   });
 }
@@ -45,23 +47,23 @@ function hostProblem(host: string): string | undefined {
   let port: string | undefined;
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
-    if (close === -1) return `unclosed IPv6 address in host "${host}"`;
+    if (close === -1) return `unclosed IPv6 address in host ${quoted(host)}`;
     name = host.slice(0, close + 1);
     const rest = host.slice(close + 1);
     if (rest !== '') {
-      if (!rest.startsWith(':')) return `unexpected "${rest}" after IPv6 address in host "${host}"`;
+      if (!rest.startsWith(':')) return `unexpected ${quoted(rest)} after IPv6 address in host ${quoted(host)}`;
       port = rest.slice(1);
     }
-    if (!IPV6.test(name)) return `invalid IPv6 address in host "${host}"`;
+    if (!IPV6.test(name)) return `invalid IPv6 address in host ${quoted(host)}`;
   } else {
     const colon = host.indexOf(':');
     if (colon !== -1) {
       name = host.slice(0, colon);
       port = host.slice(colon + 1);
     }
-    if (!DOMAIN_NAME.test(name)) return `invalid registry host "${host}"`;
+    if (!DOMAIN_NAME.test(name)) return `invalid registry host ${quoted(host)}`;
   }
-  if (port !== undefined && !PORT.test(port)) return `invalid port in registry host "${host}"`;
+  if (port !== undefined && !PORT.test(port)) return `invalid port in registry host ${quoted(host)}`;
   return undefined;
 }
 
@@ -72,9 +74,9 @@ function looksLikeHost(segment: string): boolean {
 
 function digestProblem(digest: string): string | undefined {
   if (digest.startsWith('sha256:')) {
-    return SHA256.test(digest) ? undefined : `digest "${digest}" must be sha256: and 64 lowercase hex digits`;
+    return SHA256.test(digest) ? undefined : `digest ${quoted(digest)} must be sha256: and 64 lowercase hex digits`;
   }
-  return OTHER_DIGEST.test(digest) ? undefined : `invalid digest "${digest}"`;
+  return OTHER_DIGEST.test(digest) ? undefined : `invalid digest ${quoted(digest)}`;
 }
 
 export function parseReference(text: string): ImageReference {
@@ -98,7 +100,7 @@ export function parseReference(text: string): ImageReference {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw invalid(text, `invalid tag "${tag}"`);
+    if (!TAG.test(tag)) throw invalid(text, `invalid tag ${quoted(tag)}`);
   }
 
   let host: string | undefined;
@@ -112,10 +114,10 @@ export function parseReference(text: string): ImageReference {
   }
 
   if (name === '') throw invalid(text, 'the repository name is empty');
-  if (name !== name.toLowerCase()) throw invalid(text, `repository name "${name}" must be lowercase`);
+  if (name !== name.toLowerCase()) throw invalid(text, `repository name ${quoted(name)} must be lowercase`);
   for (const component of name.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
-      throw invalid(text, component === '' ? 'empty path component in the repository name' : `invalid path component "${component}" in the repository name`);
+      throw invalid(text, component === '' ? 'empty path component in the repository name' : `invalid path component ${quoted(component)} in the repository name`);
     }
   }
   if (rest.length > MAX_NAME_LENGTH) throw invalid(text, `the name is longer than ${MAX_NAME_LENGTH} characters`);
@@ -151,7 +153,7 @@ export function formatReference(ref: ImageReference): string {
  */
 export function parseRegistryLocation(text: string): { host: string; prefix: string | undefined } {
   const bad = (why: string, hint = 'write it as HOST[:PORT][/PREFIX], e.g. registry.example.com:5000/mirror'): InvalidReferenceError =>
-    new InvalidReferenceError(`invalid registry "${text}": ${why}`, { hint });
+    new InvalidReferenceError(`invalid registry ${quoted(text)}: ${why}`, { hint });
   if (text.trim() === '') throw bad('it is empty');
   if (text.includes('://')) throw bad('it has a URL scheme', `drop the scheme: ${text.slice(text.indexOf('://') + 3)}`);
   const trimmed = text.replace(/\/+$/, '');
@@ -161,12 +163,12 @@ export function parseRegistryLocation(text: string): { host: string; prefix: str
   const problem = hostProblem(host);
   if (problem !== undefined) throw bad(problem);
   if (!looksLikeHost(host)) {
-    throw bad(`"${host}" would be read as a repository name, not a host`, `add the port (${host}:443) or the domain (${host}.example.com)`);
+    throw bad(`${quoted(host)} would be read as a repository name, not a host`, `add the port (${host}:443) or the domain (${host}.example.com)`);
   }
   if (prefix !== undefined) {
-    if (prefix !== prefix.toLowerCase()) throw bad(`prefix "${prefix}" must be lowercase`);
+    if (prefix !== prefix.toLowerCase()) throw bad(`prefix ${quoted(prefix)} must be lowercase`);
     for (const component of prefix.split('/')) {
-      if (!PATH_COMPONENT.test(component)) throw bad(`invalid path component "${component}" in the prefix`);
+      if (!PATH_COMPONENT.test(component)) throw bad(`invalid path component ${quoted(component)} in the prefix`);
     }
   }
   return { host, prefix };

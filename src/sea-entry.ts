@@ -5,12 +5,13 @@
  * (CommonJS has none).
  */
 import { main } from './cli.ts';
+import { formatFailure } from './cli/errors.ts';
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     // main() turns every failure into an exit code; reaching here is a bug, still reported in one line.
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${formatFailure(err, false)}\n`);
     process.exit(1);
   },
 );

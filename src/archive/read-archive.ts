@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { AirgapError, ArchiveError, messageOf } from '../errors.ts';
 import { VerifyingStream } from '../oci/digest.ts';
+import { printable } from '../util/printable.ts';
 
 /**
  * One member of an archive, handed over in order. The handler reads `stream` to the end or not at all:
@@ -115,14 +116,14 @@ export async function readArchive(
     const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
     const message = messageOf(err);
     if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || /unexpected end|premature|truncated|Unexpected end of data/i.test(message)) {
-      throw new ArchiveError(`${path} is truncated or corrupt at byte ${counter.bytesSeen}${current === '' ? '' : ` (while reading ${options.describeMember?.(current) ?? current})`}: ${message}`, {
+      throw new ArchiveError(`${path} is truncated or corrupt at byte ${counter.bytesSeen}${current === '' ? '' : ` (while reading ${printable(options.describeMember?.(current) ?? current)})`}: ${message}`, {
         cause: err,
         hint: 'copy the archive across again and compare its sha256 with airgap-lock.json',
       });
     }
     if (err instanceof AirgapError) throw err;
     // A tar that is not one (Invalid tar header), or a file that cannot be read (EISDIR, EACCES): name the file.
-    const what = typeof code === 'string' && code.startsWith('E') ? `cannot read ${path}: ${code}` : `${path} is not a readable tar archive${current === '' ? '' : ` (at ${options.describeMember?.(current) ?? current})`}: ${message}`;
+    const what = typeof code === 'string' && code.startsWith('E') ? `cannot read ${path}: ${code}` : `${path} is not a readable tar archive${current === '' ? '' : ` (at ${printable(options.describeMember?.(current) ?? current)})`}: ${message}`;
     throw new ArchiveError(what, { cause: err, hint: 'give the archive airgap collect wrote, copied across whole (compare its sha256 with airgap-lock.json)' });
   }
   return { sha256: counter.hasher.digest(), size: counter.hasher.bytes };

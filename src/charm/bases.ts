@@ -4,9 +4,9 @@
  * `series:`, Juju's charm format 1) runs in an operator pod of jujud-operator and needs no charm-base.
  * Read in place through the zip's directory, as every charm is here.
  */
-import { parse as parseYaml } from 'yaml';
 import { charmManifestBases, type CharmBase } from '../config/juju-images.ts';
-import { CharmFileError, CharmZip } from './zip.ts';
+import { parseSmallYaml, plainValue } from '../yaml/documents.ts';
+import { CharmZip } from './zip.ts';
 
 export type CharmRuntime =
   /** Juju's charm format 2: its pod's charm container runs charm-base of these bases. */
@@ -18,12 +18,8 @@ export type CharmRuntime =
 
 /** `series:` in metadata.yaml is what makes Juju read a charm as format 1 (charm.MetaFormat). */
 function hasSeries(metadataYaml: string, file: string): boolean {
-  let doc: unknown;
-  try {
-    doc = parseYaml(metadataYaml);
-  } catch (err: unknown) {
-    throw new CharmFileError(file, `metadata.yaml in the charm is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err, hint: 'download the charm again, or rebuild it with charmcraft pack' });
-  }
+  // From a charm file, that is from outside: through the shared reader and its limits.
+  const doc: unknown = plainValue(parseSmallYaml(`${file}!metadata.yaml`, metadataYaml)[0]);
   const series = typeof doc === 'object' && doc !== null ? (doc as { series?: unknown }).series : undefined;
   return Array.isArray(series) ? series.length > 0 : series !== undefined && series !== null;
 }

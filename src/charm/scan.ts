@@ -4,8 +4,10 @@
  * name + tag map), and the charm's data files under src/ and templates/ (JSON, YAML, Jinja templates, and
  * string constants of Python code). The charm is read in place; nothing is unpacked.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter } from 'yaml';
 import type { Node } from 'yaml';
+import { ReleaseFileError } from '../errors.ts';
+import { parseSmallYaml, plainValue, type YamlDoc } from '../yaml/documents.ts';
 import { tryParseReference } from '../reference.ts';
 import { findOptionImages } from '../release/option-images.ts';
 import { findImageReferences, looksLikeImageInData } from '../release/strings.ts';
@@ -67,15 +69,15 @@ interface YamlRoot {
 
 /** The first document of a YAML member, both as plain data and as nodes (for lines). */
 function parseYamlMember(file: string, member: string, text: string): YamlRoot {
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
-  const list = Array.isArray(docs) ? docs : [];
-  const doc = list[0];
-  const error = doc?.errors[0];
-  if (error !== undefined) {
-    throw new CharmFileError(file, `${member} in the charm is not valid YAML: ${error.message.split('\n')[0] ?? ''}`, { cause: error, hint: 'download the charm again, or rebuild it with charmcraft pack' });
+  let first: YamlDoc | undefined;
+  try {
+    // From a charm, that is from outside: through the shared reader and its limits.
+    first = parseSmallYaml(member, text, { uniqueKeys: false })[0];
+  } catch (err: unknown) {
+    if (!(err instanceof ReleaseFileError)) throw err;
+    throw new CharmFileError(file, `in the charm, ${err.message}`, { cause: err, hint: 'download the charm again, or rebuild it with charmcraft pack' });
   }
-  return { value: doc?.toJS({ maxAliasCount: 100 }) as unknown, node: (doc?.contents ?? null) as Node | null, lines };
+  return { value: plainValue(first), node: (first?.doc.contents ?? null) as Node | null, lines: first?.lines ?? new LineCounter() };
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
@@ -212,13 +214,10 @@ function scanDataFile(member: string, text: string): CharmImage[] {
     }
   }
   if (member.endsWith('.yaml') || member.endsWith('.yml')) {
-    const lines = new LineCounter();
     try {
-      const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
-      const list = Array.isArray(docs) ? docs : [];
-      if (list.every((d) => d.errors.length === 0)) return list.flatMap((d) => scanNodes(member, d.contents, [], lines));
+      return parseSmallYaml(member, text, { uniqueKeys: false }).flatMap((d) => scanNodes(member, d.doc.contents, [], d.lines));
     } catch {
-      // A template-like YAML file that is not YAML is read as text below.
+      // A template-like YAML file that is not YAML (or is past the reader's limits) is read as text below.
     }
   }
   return scanText(member, text);

@@ -1,6 +1,7 @@
 import { Listr, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
 import type { CollectEvent } from '../collect/events.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import { printable } from '../util/printable.ts';
 
 /** A promise that an event settles, for a listr2 task that mirrors a step of the library's work. */
 class Gate {
@@ -67,7 +68,7 @@ export function listrCollectRenderer(): CollectRenderer {
         task: (_ctx, task) =>
           task.newListr(
             images.map((image) => ({
-              title: `${image.path}  ${formatBytes(image.bytes)}`,
+              title: printable(`${image.path}  ${formatBytes(image.bytes)}`),
               task: async (_c: unknown, sub: AnyTask) => {
                 const state = imageBytes.get(image.path);
                 if (state !== undefined) {
@@ -75,7 +76,7 @@ export function listrCollectRenderer(): CollectRenderer {
                   state.startedAt = Date.now();
                 }
                 await imageGates.get(image.path)?.promise;
-                sub.title = `${image.path}  ${formatBytes(image.bytes)}`;
+                sub.title = printable(`${image.path}  ${formatBytes(image.bytes)}`);
               },
             })),
             { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: true } },
@@ -96,7 +97,7 @@ export function listrCollectRenderer(): CollectRenderer {
       switch (event.type) {
         case 'release':
           total = event.images;
-          releaseTitle = `Release ${event.name}${event.version === '' ? '' : ` ${event.version}`}: ${event.images} images, ${event.charms} charms`;
+          releaseTitle = printable(`Release ${event.name}${event.version === '' ? '' : ` ${event.version}`}: ${event.images} images, ${event.charms} charms`);
           release.resolve();
           break;
         case 'charm-downloaded':
@@ -104,7 +105,7 @@ export function listrCollectRenderer(): CollectRenderer {
           break;
         case 'image-resolved':
           resolvedCount++;
-          if (resolveTask !== undefined) resolveTask.output = `${resolvedCount}/${total} ${event.path}`;
+          if (resolveTask !== undefined) resolveTask.output = printable(`${resolvedCount}/${total} ${event.path}`);
           break;
         case 'images-resolved':
           images = event.images;
@@ -129,7 +130,7 @@ export function listrCollectRenderer(): CollectRenderer {
           if (!event.path.endsWith('images.tar.gz')) charms.resolve();
           break;
         case 'charm':
-          if (charmsTask !== undefined) charmsTask.output = event.file;
+          if (charmsTask !== undefined) charmsTask.output = printable(event.file);
           break;
         default:
           break;
@@ -144,11 +145,15 @@ export function listrCollectRenderer(): CollectRenderer {
 }
 
 /** Not a terminal (CI, a log file): one plain line per event that matters, nothing redrawn. */
-export function plainCollectRenderer(write: (line: string) => void): CollectRenderer {
+export function plainCollectRenderer(writeLine: (line: string) => void): CollectRenderer {
+  const write = (line: string): void => writeLine(printable(line));
   let firstWrite: number | undefined;
   return {
     onEvent(event) {
       switch (event.type) {
+        case 'release-reading':
+          write(`reading ${event.file}`);
+          break;
         case 'release':
           write(`release ${event.name}${event.version === '' ? '' : ` ${event.version}`}: ${event.images} images, ${event.charms} charms`);
           break;

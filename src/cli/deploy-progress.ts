@@ -1,4 +1,5 @@
 import { Listr, type DefaultRenderer, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
+import { printable } from '../util/printable.ts';
 
 type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 
@@ -10,7 +11,7 @@ interface NotReady {
 }
 
 function describeUnits(notReady: readonly NotReady[]): string {
-  return notReady.map((n) => `${n.unit ?? n.application}: ${n.status}${n.message === '' ? '' : ` (${n.message})`}`).join('\n');
+  return notReady.map((n) => printable(`${n.unit ?? n.application}: ${n.status}${n.message === '' ? '' : ` (${n.message})`}`)).join('\n');
 }
 
 /**
@@ -40,7 +41,7 @@ export class DeployWaitDisplay {
   /** A line that must be seen now (a pull failure, a warning): shown under its own task. */
   alert(line: string): void {
     if (this.#alerts === undefined) return;
-    this.#alerts.lines.push(line);
+    this.#alerts.lines.push(printable(line));
     if (this.#alerts.task !== undefined) {
       this.#alerts.task.title = `${this.#alerts.lines.length} problem(s) seen while waiting`;
       this.#alerts.task.output = this.#alerts.lines.slice(-5).join('\n');
@@ -64,7 +65,7 @@ export class DeployWaitDisplay {
       const entry: { task?: Task; done: () => void; notReady: NotReady[] } = { done, notReady: [] };
       this.#tasks.set(application, entry);
       return {
-        title: application,
+        title: printable(application),
         task: async (_ctx: unknown, task: Task) => {
           entry.task = task;
           if (entry.notReady.length > 0) task.output = describeUnits(entry.notReady);
@@ -72,9 +73,9 @@ export class DeployWaitDisplay {
           if (entry.notReady.length > 0) {
             const first = entry.notReady[0];
             const message = first === undefined || first.message === '' ? '' : ` (${first.message})`;
-            throw new Error(`${application}: ${first?.status ?? 'not active'}${message}`);
+            throw new Error(printable(`${application}: ${first?.status ?? 'not active'}${message}`));
           }
-          task.title = `${application}: active`;
+          task.title = printable(`${application}: active`);
         },
         // The failure line itself comes from the library's error; here the task only turns red.
       };

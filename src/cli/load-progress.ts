@@ -1,6 +1,7 @@
 import { Listr, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer, type DefaultRenderer, type SimpleRenderer } from 'listr2';
 import { formatBytes } from '../fs/atomic-file.ts';
 import type { LoadEvent } from '../load/events.ts';
+import { printable } from '../util/printable.ts';
 
 export interface LoadRenderer {
   onEvent(event: LoadEvent): void;
@@ -52,7 +53,7 @@ export function listrLoadRenderer(): LoadRenderer {
           break;
         case 'image-pushed':
           pushed++;
-          if (task !== undefined) task.output = `${event.reference}@${event.digest}`;
+          if (task !== undefined) task.output = printable(`${event.reference}@${event.digest}`);
           break;
         case 'blob-progress':
           bytes += event.bytes;
@@ -64,20 +65,20 @@ export function listrLoadRenderer(): LoadRenderer {
           skipped++;
           break;
         case 'second-pass':
-          if (task !== undefined) task.output = `reading the archive a second time: ${event.reason}`;
+          if (task !== undefined) task.output = printable(`reading the archive a second time: ${event.reason}`);
           break;
         case 'charm':
-          if (task !== undefined) task.output = `unpacked ${event.file}`;
+          if (task !== undefined) task.output = printable(`unpacked ${event.file}`);
           break;
         case 'daemon':
-          daemon = event.host;
+          daemon = printable(event.host);
           break;
         case 'daemon-loaded':
           loaded++;
-          if (task !== undefined) task.output = `loaded ${event.reference}`;
+          if (task !== undefined) task.output = printable(`loaded ${event.reference}`);
           break;
         case 'daemon-progress':
-          if (task !== undefined) task.output = event.image === undefined ? event.status : `${event.image}: ${event.status}`;
+          if (task !== undefined) task.output = printable(event.image === undefined ? event.status : `${event.image}: ${event.status}`);
           break;
         default:
           break;
@@ -92,7 +93,8 @@ export function listrLoadRenderer(): LoadRenderer {
 }
 
 /** Off a terminal: one line per event that matters. */
-export function plainLoadRenderer(write: (line: string) => void): LoadRenderer {
+export function plainLoadRenderer(writeLine: (line: string) => void): LoadRenderer {
+  const write = (line: string): void => writeLine(printable(line));
   return {
     onEvent(event) {
       switch (event.type) {

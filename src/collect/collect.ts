@@ -7,6 +7,7 @@ import { perImageEntries } from '../archive/per-image.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
+import { OutputSet } from '../fs/output-set.ts';
 import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage, type LockedReferrer } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
@@ -158,7 +159,10 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
   // Credentials from the command line belong to the one registry the images are pulled from (a mirror, when there is one).
   const registries = planned.flatMap((p) => sourcesOf(plan, p).map((source) => source.registry));
   const client = registryClientFor({ ...options, plainHttp }, { connectionsPerHost: Math.max(2, options.concurrency ?? 4), ...credentialsHost(registries, options.credentials) });
+  let outputs: OutputSet | undefined;
   try {
+    // The three files replace an earlier collect's all together or not at all (src/fs/output-set.ts).
+    outputs = await OutputSet.open(outputDir, [IMAGES_ARCHIVE, CHARMS_ARCHIVE, LOCK_FILE_NAME]);
     const concurrency = options.concurrency ?? 4;
     const settled = await settleConcurrently(planned, concurrency, async (p) => {
       emit({ type: 'image-resolving', path: p.path, upstream: p.upstream });
@@ -184,7 +188,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
     const carried = [...images, ...(found?.referrers ?? [])];
 
     const uniqueBlobBytes = countUniqueBytes(carried);
-    const charmFiles = await gatherCharmFiles(release, outputDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
+    const charmFiles = await gatherCharmFiles(release, outputs.stagingDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
     // A charm fetched from a URL is read only now: a base of its own is said, with the image to list.
     const fetched = charmFiles.filter((f) => f.temporary).map((f) => ({ name: f.name, path: f.path }));
     let uncovered: string[];
@@ -215,7 +219,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
     });
     const imagesPath = join(outputDir, IMAGES_ARCHIVE);
     const entries = options.perImage ? perImageEntries(carried, openBlob) : layoutEntries(carried, openBlob);
-    const imagesArchive = await writeTarGz(imagesPath, async (append) => {
+    const imagesArchive = await writeTarGz(outputs.path(IMAGES_ARCHIVE), async (append) => {
       for (const [index, entry] of entries.entries()) {
         await append(entry);
         // In the per-image layout each outer entry is one whole image.
@@ -229,7 +233,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
     const charmsPath = join(outputDir, CHARMS_ARCHIVE);
     let charmsArchive: WrittenArchive;
     try {
-      charmsArchive = await writeTarGz(charmsPath, async (append) => {
+      charmsArchive = await writeTarGz(outputs.path(CHARMS_ARCHIVE), async (append) => {
         for (const f of charmFiles) {
           // A .charm is a zip, already compressed; the release's YAML files are text and deflate well.
           await append({ name: f.name, size: f.size, compress: !f.name.endsWith('.charm'), open: () => createReadStream(f.path) });
@@ -264,9 +268,11 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       },
     };
     const lockPath = join(outputDir, LOCK_FILE_NAME);
-    await writeLock(lockPath, lock);
-    return { lock, lockPath, images: imagesArchive, charms: charmsArchive, warnings, uniqueBlobBytes };
+    await writeLock(outputs.path(LOCK_FILE_NAME), lock);
+    await outputs.commit(options.signal);
+    return { lock, lockPath, images: { ...imagesArchive, path: imagesPath }, charms: { ...charmsArchive, path: charmsPath }, warnings, uniqueBlobBytes };
   } finally {
+    await outputs?.discard();
     await client.close();
   }
 }

@@ -1,5 +1,7 @@
 /** Progress of a collect, for the CLI to render; the library itself never prints. */
 export type CollectEvent =
+  /** Before the release files are read: a large one takes a while. */
+  | { type: 'release-reading'; file: string }
   | { type: 'release'; name: string; version: string; images: number; charms: number }
   | { type: 'warning'; message: string }
   | { type: 'charm-downloading'; charm: string; channel: string | undefined; applications: string[] }

@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { JujuVersion } from '../config/juju-images.ts';
 import { AIRGAP_BUNDLE_FILE, DEFAULT_PLACEHOLDER, generateAirgapBundle } from '../release/airgap-bundle.ts';
 import { AIRGAP_MANIFEST_FILE, generateAirgapManifest } from '../release/airgap-manifest.ts';
+import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
 import { loadRelease, planImages, type Candidate, type PlannedImage, type Release } from '../release/index.ts';
 import { downloadCharms, type DownloadedCharm } from './charmhub.ts';
 import type { CollectEventListener } from './events.ts';
@@ -95,7 +95,9 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
   const mirrors: MirrorMap = { rules: [...flagRules, ...conf.rules], insecureHosts: conf.insecureHosts };
 
   let charms: DownloadedCharm[] = [];
+  emit({ type: 'release-reading', file: resolve(options.release) });
   const release = await loadRelease(resolve(options.release), {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     charmImages: async (read) => {
       charms = await downloadCharms(read.charmhubCharms, {
         dir: workDir,
@@ -119,7 +121,7 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
   if (charms.length > 0 && release.bundleFile !== undefined) {
     const placeholder = release.placeholder ?? DEFAULT_PLACEHOLDER;
     const text = await readFile(release.bundleFile, 'utf8');
-    const bundleName: unknown = release.kind === 'bundle' ? (parseYaml(text) as { name?: unknown } | null)?.name : undefined;
+    const bundleName: unknown = release.kind === 'bundle' ? (plainValue((await parseYamlDocuments(release.bundleFile, text, { signal: options.signal }))[0]) as { name?: unknown } | null | undefined)?.name : undefined;
     if (typeof bundleName === 'string' && bundleName !== '') name = bundleName;
     const bundle = generateAirgapBundle({ file: release.bundleFile, text, charms, placeholder, ignore: release.ignore });
     warnings.push(...bundle.warnings);

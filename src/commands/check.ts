@@ -3,6 +3,7 @@ import type { CheckResult } from '../check/types.ts';
 import { AirgapError } from '../errors.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import type { CommandIo } from './io.ts';
+import { printable } from '../util/printable.ts';
 
 export interface CheckCommandOptions {
   registry?: string;
@@ -22,7 +23,8 @@ export interface CheckCommandOptions {
 
 /** `ok    registry    certificate trusted   issued by ...; fix: ...`: columns for the eye, one line for grep. */
 export function formatCheckLine(r: CheckResult): string {
-  return `${r.status.padEnd(4)}  ${r.section.padEnd(10)}  ${r.what.padEnd(20)}  ${r.detail}${r.fix === undefined ? '' : `; fix: ${r.fix}`}`;
+  // The detail quotes registries, clusters and Juju: escaped, it stays one line.
+  return printable(`${r.status.padEnd(4)}  ${r.section.padEnd(10)}  ${r.what.padEnd(20)}  ${r.detail}${r.fix === undefined ? '' : `; fix: ${r.fix}`}`);
 }
 
 /** `airgap check`: exit 1 when any line is a fail. */

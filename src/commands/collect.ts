@@ -8,6 +8,7 @@ import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import { credentialsFromFlags } from './credentials.ts';
+import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface CollectCommandOptions {
@@ -47,7 +48,8 @@ function listingText(listing: ReleaseListing): string {
   for (const c of listing.charms) {
     lines.push(`  ${c.file}  ${c.applications.join(', ')}  ${c.charm}${c.channel === undefined ? '' : ` ${c.channel}`}${c.revision === undefined ? '' : ` revision ${c.revision}`}  sha256:${c.sha256}  ${formatBytes(c.size)}`);
   }
-  return `${lines.join('\n')}\n`;
+  // References and keys come from charms and release files: each line escaped, so none can forge another.
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       io.stdout(`${JSON.stringify({ images: listing.images, charms: listing.charms, warnings: listing.warnings }, null, 2)}\n`);
       return;
     }
-    for (const w of listing.warnings) io.stderr(`warning: ${w}\n`);
+    for (const w of listing.warnings) io.stderr(`warning: ${printable(w)}\n`);
     io.stdout(listingText(listing));
     return;
   }
@@ -135,13 +137,13 @@ export async function collectCommand(release: string | undefined, options: Colle
     }, null, 2)}\n`);
     return;
   }
-  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${printable(w)}\n`);
   const referrers = result.lock.images.reduce((n, i) => n + (i.referrers?.length ?? 0), 0);
   io.stdout(
     `Collected ${result.lock.images.length} images${options.withReferrers === true ? ` with ${referrers} referrers` : ''} (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
-      `  ${result.images.path}  ${formatBytes(result.images.size)}\n` +
-      `  ${result.charms.path}  ${formatBytes(result.charms.size)}` +
+      `  ${printable(result.images.path)}  ${formatBytes(result.images.size)}\n` +
+      `  ${printable(result.charms.path)}  ${formatBytes(result.charms.size)}` +
       `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +
-      `  ${result.lockPath}\n`,
+      `  ${printable(result.lockPath)}\n`,
   );
 }

@@ -5,6 +5,7 @@ import { describeKubeEvent } from '../kube/events.ts';
 import { CLOUDS, type Cloud } from '../kube/transforms.ts';
 import { DeployWaitDisplay } from '../cli/deploy-progress.ts';
 import { credentialsFromFlags } from './credentials.ts';
+import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface DeployCommandOptions {
@@ -72,25 +73,26 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
-function describe(event: DeployEvent): string | undefined {
+/** The lines for an event, or undefined; each is escaped when printed, so names from the release stay on their line. */
+function describe(event: DeployEvent): string[] | undefined {
   switch (event.type) {
     case 'rewritten':
       return [
         `rewrote ${event.references.length} reference${event.references.length === 1 ? '' : 's'} in ${event.file}${event.output === undefined ? '' : ` -> ${event.output}`}`,
         ...event.references.map((r) => `  ${r.yamlPath} (line ${r.line}): ${r.before} -> ${r.after}`),
-      ].join('\n');
+      ];
     case 'unreachable':
-      return event.references.map((r) => `warning: ${r.yamlPath} (line ${r.line}): ${r.reference} points at a registry the cluster cannot reach and names no collected image`).join('\n');
+      return event.references.map((r) => `warning: ${r.yamlPath} (line ${r.line}): ${r.reference} points at a registry the cluster cannot reach and names no collected image`);
     case 'image-checked':
-      return `${event.ok ? 'present' : 'MISSING'} ${event.reference}${event.digest === undefined ? '' : ` ${event.digest}`}`;
+      return [`${event.ok ? 'present' : 'MISSING'} ${event.reference}${event.digest === undefined ? '' : ` ${event.digest}`}`];
     case 'action':
-      return `${event.skipped ? `skip (${event.reason ?? ''})` : event.reason === 'dry run' ? 'would run' : 'run'}: ${event.command.map(shellWord).join(' ')}`;
+      return [`${event.skipped ? `skip (${event.reason ?? ''})` : event.reason === 'dry run' ? 'would run' : 'run'}: ${event.command.map(shellWord).join(' ')}`];
     case 'waiting':
-      return event.notReady.length === 0 ? 'every application is active' : `waiting for ${event.notReady.map((n) => `${n.unit ?? n.application} ${n.status}${n.message === '' ? '' : ` (${n.message})`}`).join(', ')}`;
+      return [event.notReady.length === 0 ? 'every application is active' : `waiting for ${event.notReady.map((n) => `${n.unit ?? n.application} ${n.status}${n.message === '' ? '' : ` (${n.message})`}`).join(', ')}`];
     case 'waited':
       return undefined;
     case 'warning':
-      return `warning: ${event.message}`;
+      return [`warning: ${event.message}`];
     default:
       return describeKubeEvent(event);
   }
@@ -144,14 +146,16 @@ export async function deployCommand(target: string | undefined, options: DeployC
         });
         return;
       }
-      const line = describe(event);
-      if (line === undefined) return;
+      const lines = describe(event);
+      if (lines === undefined) return;
+      const escaped = lines.map(printable);
+      const line = escaped.join('\n');
       if (closing !== undefined) {
         heldLines.push([line, line.startsWith('warning:')]);
         return;
       }
       if (display?.active === true) {
-        display.alert(line);
+        for (const one of escaped) display.alert(one);
         return;
       }
       // The same waiting line every poll says nothing new.
@@ -192,6 +196,6 @@ export async function deployCommand(target: string | undefined, options: DeployC
   } else if (result.ran.length === 0) {
     io.stdout(`Nothing to do: every application and relation exists, and all ${result.plan.applications.length} applications are active\n`);
   } else {
-    io.stdout(`Deployed: ${result.ran.join(', ')}; all ${result.plan.applications.length} applications are active\n`);
+    io.stdout(`Deployed: ${printable(result.ran.join(', '))}; all ${result.plan.applications.length} applications are active\n`);
   }
 }

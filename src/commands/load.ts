@@ -4,6 +4,7 @@ import { load, type LoadResult } from '../load/load.ts';
 import { loadViaDocker, type DockerLoadResult } from '../load/via-docker.ts';
 import type { LoadEvent } from '../load/events.ts';
 import { credentialsFromFlags } from './credentials.ts';
+import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
 
 export interface LoadCommandOptions {
@@ -49,14 +50,14 @@ export async function loadCommand(source: string | undefined, options: LoadComma
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
-  for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${w}\n`);
+  for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${printable(w)}\n`);
   const present = result.images.filter((i) => i.alreadyPresent).length;
   io.stdout(
     `Loaded ${result.images.length} images${result.referrers.length === 0 ? '' : ` and ${result.referrers.length} referrers`} into ${options.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
       `${present > 0 ? ` (${present} already there)` : ''}: ${result.uploadedBlobs} blobs uploaded (${formatBytes(result.uploadedBytes)}), ` +
       `${result.mountedBlobs} mounted, ${result.skippedBlobs} already present\n` +
-      `  ${result.imagesMap}\n` +
-      (result.charmsDir === undefined ? '' : `  ${result.charms.length} files unpacked into ${result.charmsDir}\n`),
+      `  ${printable(result.imagesMap)}\n` +
+      (result.charmsDir === undefined ? '' : `  ${result.charms.length} files unpacked into ${printable(result.charmsDir)}\n`),
   );
 }
 
@@ -70,7 +71,7 @@ async function loadViaDockerCommand(options: LoadCommandOptions, io: CommandIo, 
     io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
-  for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${w}\n`);
+  for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${printable(w)}\n`);
   io.stdout(
     `Pushed ${result.images.length} images into ${options.registry} through the Docker daemon at ${result.daemon.host}${options.lock ? '' : ' without a lock (--no-lock)'}` +
       `${result.skipped.length > 0 ? ` (${result.skipped.length} pinned by digest skipped)` : ''}: ` +

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.ts';
 import { formatBytes } from '../fs/atomic-file.ts';
 import type { ServeEvent } from '../serve/events.ts';
 import { startServer } from '../serve/server.ts';
+import { ERASE_LINE, printable } from '../util/printable.ts';
 import type { CommandIo } from './io.ts';
 
 export interface ServeCommandOptions {
@@ -22,7 +23,7 @@ export interface ServeCommandOptions {
 export function requestLine(event: Extract<ServeEvent, { type: 'request' }>): string {
   const bytes = event.bytesReceived > 0 ? `${event.bytesSent} ${event.bytesReceived}` : `${event.bytesSent}`;
   const user = event.user === undefined ? '-' : escapeForLog(event.user);
-  return `${event.time} ${event.remote} ${user} ${event.method} ${escapeForLog(event.path)} ${event.status} ${bytes} ${event.ms}ms${event.aborted ? ' aborted' : ''}${event.error === undefined ? '' : ` error: ${event.error}`}`;
+  return printable(`${event.time} ${event.remote} ${user} ${event.method} ${escapeForLog(event.path)} ${event.status} ${bytes} ${event.ms}ms${event.aborted ? ' aborted' : ''}${event.error === undefined ? '' : ` error: ${event.error}`}`);
 }
 
 /** A client-chosen string on a log line: spaces and control characters escaped, so it cannot fake a field or a line. */
@@ -49,16 +50,16 @@ function plainRenderer(io: CommandIo): Renderer {
           io.stdout(`${requestLine(event)}\n`);
           break;
         case 'unpack-start':
-          io.stdout(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
+          io.stdout(`${printable(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)`)}\n`);
           break;
         case 'pushed':
-          io.stdout(`pushed ${referenceText(event)} ${event.digest}\n`);
+          io.stdout(`${printable(`pushed ${referenceText(event)} ${event.digest}`)}\n`);
           break;
         case 'deleted':
-          io.stdout(`deleted ${referenceText(event)}\n`);
+          io.stdout(`${printable(`deleted ${referenceText(event)}`)}\n`);
           break;
         case 'warning':
-          io.stderr(`warning: ${event.message}\n`);
+          io.stderr(`${printable(`warning: ${event.message}`)}\n`);
           break;
         default:
           break;
@@ -80,16 +81,16 @@ function terminalRenderer(io: CommandIo): Renderer {
   let timer: NodeJS.Timeout | undefined;
   const draw = (): void => {
     timer = undefined;
-    io.stderr(`\r\u001b[2K${status}`);
+    io.stderr(`${ERASE_LINE}${status}`);
   };
   const update = (text: string): void => {
     status = text;
     timer ??= setTimeout(draw, 200);
   };
   const line = (text: string, toErr = false): void => {
-    io.stderr('\r\u001b[2K');
-    if (toErr) io.stderr(text);
-    else io.stdout(text);
+    io.stderr(ERASE_LINE);
+    if (toErr) io.stderr(`${printable(text)}\n`);
+    else io.stdout(`${printable(text)}\n`);
     if (status !== '') io.stderr(status);
   };
   return {
@@ -101,7 +102,7 @@ function terminalRenderer(io: CommandIo): Renderer {
           update(`unpacking: ${unpacked} blobs checked, ${formatBytes(unpackedBytes)} written`);
           break;
         case 'unpack-start':
-          line(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)\n`);
+          line(`unpacking ${event.archive} into ${event.store} (each blob checked against its digest)`);
           break;
         case 'ready':
           status = '';
@@ -112,18 +113,18 @@ function terminalRenderer(io: CommandIo): Renderer {
           received += event.bytesReceived;
           if (event.status >= 500) {
             failures++;
-            line(`${requestLine(event)}\n`, true);
+            line(requestLine(event), true);
           }
           update(`${requests} requests, ${formatBytes(sent)} sent, ${formatBytes(received)} received${failures > 0 ? `, ${failures} failed` : ''} (Ctrl-C to stop)`);
           break;
         case 'pushed':
-          line(`pushed ${referenceText(event)} ${event.digest}\n`);
+          line(`pushed ${referenceText(event)} ${event.digest}`);
           break;
         case 'deleted':
-          line(`deleted ${referenceText(event)}\n`);
+          line(`deleted ${referenceText(event)}`);
           break;
         case 'warning':
-          line(`warning: ${event.message}\n`, true);
+          line(`warning: ${event.message}`, true);
           break;
         default:
           break;
@@ -132,7 +133,7 @@ function terminalRenderer(io: CommandIo): Renderer {
     stop() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      if (status !== '') io.stderr('\r\u001b[2K');
+      if (status !== '') io.stderr(ERASE_LINE);
       status = '';
     },
   };

@@ -5,8 +5,8 @@
  * container). Juju names them in cloudconfig/podcfg/image.go; each comes with why it was added.
  * Pure: versions and bases in, references out.
  */
-import { parse as parseYaml } from 'yaml';
 import { AirgapError, UsageError } from '../errors.ts';
+import { parseSmallYaml, plainValue } from '../yaml/documents.ts';
 
 export const JUJU_NAMESPACE = 'jujusolutions';
 
@@ -79,12 +79,8 @@ export function parseBaseOption(text: string): CharmBase {
 
 /** The `bases` of a packed charm's manifest.yaml. */
 export function charmManifestBases(manifestYaml: string, file: string): CharmBase[] {
-  let doc: unknown;
-  try {
-    doc = parseYaml(manifestYaml);
-  } catch (err: unknown) {
-    throw new AirgapError(`${file}: manifest.yaml is not YAML: ${(err as Error).message}`, { cause: err });
-  }
+  // From a charm file, that is from outside: through the shared reader and its limits, errors at FILE!manifest.yaml:LINE.
+  const doc: unknown = plainValue(parseSmallYaml(`${file}!manifest.yaml`, manifestYaml)[0]);
   const bases = typeof doc === 'object' && doc !== null ? (doc as { bases?: unknown }).bases : undefined;
   if (!Array.isArray(bases)) throw new AirgapError(`${file}: manifest.yaml has no bases: list`, { hint: 'a charm packed by charmcraft names the bases it runs on in manifest.yaml' });
   return bases.map((b: unknown, i) => {

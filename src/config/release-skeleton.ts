@@ -7,11 +7,11 @@
 import { isIP } from 'node:net';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { parseReference, parseRegistryLocation, tryParseReference } from '../reference.ts';
 import { loadRelease, planImages, type Release } from '../release/index.ts';
 import { TOOL_NAME } from '../version.ts';
+import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
 import type { Rendering } from './rendered.ts';
 import { renderTemplate, type TemplateView } from './template.ts';
 
@@ -82,7 +82,8 @@ function relativeTo(dir: string, file: string): string {
 /** The bundle's own name: field, the release's name when it has one. */
 async function bundleName(file: string): Promise<string | undefined> {
   try {
-    const doc = parseYaml(await readFile(file, 'utf8')) as { name?: unknown } | null;
+    const first = (await parseYamlDocuments(file, await readFile(file, 'utf8')))[0];
+    const doc = plainValue(first) as { name?: unknown } | null | undefined;
     return typeof doc?.name === 'string' && doc.name.trim() !== '' ? doc.name.trim() : undefined;
   } catch {
     return undefined;

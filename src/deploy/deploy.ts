@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
-import { AirgapError, UsageError, messageOf } from '../errors.ts';
+import { INVALID_REFERENCE_HINT, rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
+import { AirgapError, ReleaseFileError, UsageError, messageOf } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { parseReference, parseRegistryLocation, tryParseReference, withRegistry } from '../reference.ts';
 import { loadRelease, type Release } from '../release/index.ts';
+import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
 import { deployManifests, preflightManifests, watchModelPods, type KubeDeployOptions, type KubeDeployResult, type ManifestText, type ModelPodWatch } from '../kube/deploy-manifests.ts';
 import { describePullFailure } from '../kube/pod-status.ts';
 import { PULL_SECRET_NAME } from '../kube/pull-secret.ts';
@@ -16,7 +16,7 @@ import { registryClientFor } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import { settleConcurrently } from '../util/concurrency.ts';
 import { locateCharm } from './charms.ts';
-import type { DeployEventListener } from './events.ts';
+import type { DeployEvent, DeployEventListener } from './events.ts';
 import { Juju, JujuCommandError } from './juju.ts';
 import type { ModelState } from './juju-status.ts';
 import { overlayText, parseSetting, type OptionSetting } from './overlay.ts';
@@ -82,8 +82,9 @@ interface BundleFacts {
   options: Map<string, Record<string, string | number | boolean>>;
 }
 
-function bundleFacts(text: string, file: string): BundleFacts {
-  const doc: unknown = parseYaml(text);
+async function bundleFacts(text: string, file: string, signal: AbortSignal | undefined): Promise<BundleFacts> {
+  const first = (await parseYamlDocuments(file, text, { signal })).find((y) => y.doc.contents !== null);
+  const doc = plainValue(first);
   const root = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
   const apps = root['applications'] ?? root['services'];
   if (typeof apps !== 'object' || apps === null) throw new AirgapError(`${file} is not a Juju bundle: it has no applications:`);
@@ -146,7 +147,7 @@ function referencesToCheck(rewritten: readonly RewrittenReference[], release: Re
  */
 export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const emit: DeployEventListener = options.onEvent ?? (() => {});
-  const release = await loadRelease(resolve(options.target));
+  const release = await loadRelease(resolve(options.target), { signal: options.signal });
   if (release.kind === 'image-list') {
     throw new AirgapError(`${release.file} is ${describeKind(release)}`, { hint: 'give airgap deploy a Juju bundle, a Kubernetes manifest or an airgap.yaml' });
   }
@@ -170,57 +171,78 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     const ref = tryParseReference(mention.reference);
     if (ref !== undefined && ref.host === undefined && mention.yamlPath.startsWith('images[')) collected.set(mention.reference, withRegistry(ref, registry));
   }
-  const rewriteOptions: RewriteOptions = { placeholder, registry, collected };
+  const rewriteOptions: RewriteOptions = { placeholder, registry, collected, ignore: release.ignore };
 
+  // Every file is rewritten first, each reference checked as it is: one that cannot be parsed stops
+  // the deploy here, before anything is written, reported as rewritten, proved or deployed.
   const rewritten: RewrittenReference[] = [];
   const unreachable: UnreachableReference[] = [];
   let output: string | undefined;
   let bundle: BundleFacts | undefined;
+  let bundleText: string | undefined;
+  const rewrittenFiles: Extract<DeployEvent, { type: 'rewritten' }>[] = [];
   if (release.bundleFile !== undefined) {
     const text = await readFile(release.bundleFile, 'utf8');
-    const result = rewriteYamlText(release.bundleFile, text, rewriteOptions);
+    const result = await rewriteYamlText(release.bundleFile, text, rewriteOptions, options.signal);
     // What the model is compared with is the bundle as deployed: rewritten.
-    bundle = bundleFacts(result.text, release.bundleFile);
+    bundle = await bundleFacts(result.text, release.bundleFile, options.signal);
     rewritten.push(...result.rewritten);
     unreachable.push(...result.unreachable);
     output = resolve(options.output ?? join(dirname(release.bundleFile), `${basename(release.bundleFile, extname(release.bundleFile))}.airgap.yaml`));
     if (output === release.bundleFile) throw new UsageError(`-o ${options.output}: that is the bundle itself; the original is never changed`);
-    emit({ type: 'rewritten', file: release.bundleFile, output: options.dryRun ? undefined : output, references: result.rewritten });
-    if (!options.dryRun) {
-      const file = new AtomicFile(output);
-      await writeFile(file.tempPath, result.text);
-      await file.commit();
-    }
+    bundleText = result.text;
+    rewrittenFiles.push({ type: 'rewritten', file: release.bundleFile, output: options.dryRun ? undefined : output, references: result.rewritten });
   }
 
   // Kubernetes manifests are rewritten like the bundle; the rewritten text is what gets applied.
   const manifests: ManifestText[] = [];
   for (const file of release.manifestFiles) {
-    const result = rewriteYamlText(file, await readFile(file, 'utf8'), rewriteOptions);
+    const result = await rewriteYamlText(file, await readFile(file, 'utf8'), rewriteOptions, options.signal);
     rewritten.push(...result.rewritten);
     unreachable.push(...result.unreachable);
     manifests.push({ file, text: result.text });
-    emit({ type: 'rewritten', file, output: undefined, references: result.rewritten });
+    rewrittenFiles.push({ type: 'rewritten', file, output: undefined, references: result.rewritten });
   }
-  const credentials = options.credentials;
-  const pullSecret = credentials !== undefined && 'password' in credentials ? { name: PULL_SECRET_NAME, registry: location.host, username: credentials.username, password: credentials.password } : undefined;
-  if (manifests.length > 0) await preflightManifests({ manifests, options: { ...options.kubernetes }, pullSecret });
 
-  const charmsDir = resolve(options.charmsDir ?? 'charms');
-  const charms: ReadyCharm[] = [];
-  for (const [index, c] of release.charms.entries()) {
+  // The extra charms' resources and config, likewise.
+  const charmValues = release.charms.map((c, index) => {
     const rewriteValue = (key: string, value: string | number | boolean, kind: 'resources' | 'config'): string | number | boolean => {
       if (typeof value !== 'string') return value;
       const r = rewriteString(value, rewriteOptions);
       const yamlPath = `charms[${index}].${kind}.${key}`;
+      const invalid = r.invalid[0];
+      if (invalid !== undefined) {
+        throw new ReleaseFileError(release.file, `${yamlPath}: ${invalid.message}; it carries the placeholder ${placeholder} but cannot be rewritten`, {
+          ...(c.line === undefined ? {} : { line: c.line }),
+          hint: INVALID_REFERENCE_HINT,
+        });
+      }
       for (const f of r.found) rewritten.push({ yamlPath, line: c.line ?? 0, ...f });
       for (const u of r.unreachable) unreachable.push({ yamlPath, line: c.line ?? 0, reference: u });
       return r.value;
     };
-    const resources = Object.fromEntries(Object.entries(c.resources).map(([k, v]) => [k, String(rewriteValue(k, v, 'resources'))]));
-    const config = Object.fromEntries(Object.entries(c.config).map(([k, v]) => [k, rewriteValue(k, v, 'config')]));
+    return {
+      resources: Object.fromEntries(Object.entries(c.resources).map(([k, v]) => [k, String(rewriteValue(k, v, 'resources'))])),
+      config: Object.fromEntries(Object.entries(c.config).map(([k, v]) => [k, rewriteValue(k, v, 'config')])),
+    };
+  });
+
+  for (const event of rewrittenFiles) emit(event);
+  if (output !== undefined && bundleText !== undefined && !options.dryRun) {
+    const file = new AtomicFile(output);
+    await writeFile(file.tempPath, bundleText);
+    await file.commit();
+  }
+  const credentials = options.credentials;
+  const pullSecret = credentials !== undefined && 'password' in credentials ? { name: PULL_SECRET_NAME, registry: location.host, username: credentials.username, password: credentials.password } : undefined;
+  if (manifests.length > 0) await preflightManifests({ manifests, options: { ...options.kubernetes }, pullSecret, signal: options.signal });
+
+  const charmsDir = resolve(options.charmsDir ?? 'charms');
+  const charms: ReadyCharm[] = [];
+  for (const [index, c] of release.charms.entries()) {
     const file = options.dryRun ? c.charm : await locateCharm(c.charm, c.name, release.baseDir, charmsDir, lock);
-    charms.push({ application: c.name, file, resources, config });
+    const values = charmValues[index] ?? { resources: {}, config: {} };
+    charms.push({ application: c.name, file, ...values });
   }
   if (release.charms.length > 0) emit({ type: 'rewritten', file: release.file, output: undefined, references: rewritten.filter((r) => r.yamlPath.startsWith('charms[')) });
   if (unreachable.length > 0) {

@@ -1,5 +1,6 @@
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { UsageError } from '../errors.ts';
+import { parseYamlValue } from '../yaml/documents.ts';
 
 export interface OptionSetting {
   application: string;
@@ -14,12 +15,9 @@ export function parseSetting(text: string): OptionSetting {
   const [, application = '', option = '', raw = ''] = match;
   // Juju checks option types: `true` and `42` must reach it as a boolean and an int, not as strings.
   let value: string | number | boolean = raw;
-  try {
-    const typed: unknown = parse(raw);
-    if (typeof typed === 'boolean' || typeof typed === 'number') value = typed;
-  } catch {
-    // Not YAML on its own (a string with a colon and more): it stays a string.
-  }
+  // Not YAML on its own (a string with a colon and more): it stays a string.
+  const typed = parseYamlValue(raw);
+  if (typeof typed === 'boolean' || typeof typed === 'number') value = typed;
   return { application, option, value };
 }
 

@@ -95,12 +95,18 @@ function rolloutFailure(pending: readonly PendingRollout[], failing: readonly Pu
   return new AirgapError(parts.join('; '), { hint });
 }
 
+async function manifestObjects(input: Pick<KubeDeployInput, 'manifests' | 'signal'>): Promise<SourcedObject[]> {
+  const sources: SourcedObject[] = [];
+  for (const m of input.manifests) sources.push(...(await parseManifestObjects(m.file, m.text, input.signal)));
+  return sources;
+}
+
 /**
  * What can be known wrong without asking the cluster — an object without a name, one defined twice, one in
  * another namespace than -n, a --context that does not exist — found before anything is changed, Juju included.
  */
-export async function preflightManifests(input: Pick<KubeDeployInput, 'manifests' | 'options' | 'pullSecret'>): Promise<void> {
-  const sources = input.manifests.flatMap((m) => parseManifestObjects(m.file, m.text));
+export async function preflightManifests(input: Pick<KubeDeployInput, 'manifests' | 'options' | 'pullSecret' | 'signal'>): Promise<void> {
+  const sources = await manifestObjects(input);
   const target = await findKubeTarget(input.options);
   const crds = crdScopes(sources);
   planApply(sources, {
@@ -116,7 +122,7 @@ export async function preflightManifests(input: Pick<KubeDeployInput, 'manifests
 
 export async function deployManifests(input: KubeDeployInput): Promise<KubeDeployResult> {
   const emit: KubeEventListener = input.onEvent ?? (() => {});
-  const sources = input.manifests.flatMap((m) => parseManifestObjects(m.file, m.text));
+  const sources = await manifestObjects(input);
   const files = input.manifests.map((m) => m.file);
 
   // A context or file asked for and not found fails a dry run too: the real run would go elsewhere.

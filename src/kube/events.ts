@@ -13,8 +13,17 @@ export type KubeEvent =
 
 export type KubeEventListener = (event: KubeEvent) => void;
 
-/** One line for an event, or undefined for one not worth a line. Lines starting `warning:` belong on stderr. */
-export function describeKubeEvent(event: KubeEvent): string | undefined {
+/**
+ * The lines for an event (usually one), or undefined for one not worth a line. Lines starting `warning:`
+ * belong on stderr. Lines, not text with newlines: the printer escapes what each holds.
+ */
+export function describeKubeEvent(event: KubeEvent): string[] | undefined {
+  const line = describeKubeEventLine(event);
+  if (line === undefined) return undefined;
+  return typeof line === 'string' ? [line] : line;
+}
+
+function describeKubeEventLine(event: KubeEvent): string | string[] | undefined {
   switch (event.type) {
     case 'kube-target':
       return event.context === undefined
@@ -23,7 +32,7 @@ export function describeKubeEvent(event: KubeEvent): string | undefined {
     case 'kube-skipped':
       return `skip (${event.reason}): apply ${event.files.join(', ')}`;
     case 'kube-changes':
-      return event.changes.map((c) => `  ${c}`).join('\n') || undefined;
+      return event.changes.length === 0 ? undefined : event.changes.map((c) => `  ${c}`);
     case 'kube-apply':
       return `${event.dryRun ? 'would apply' : 'applied'}: ${describeRef(event.ref)}`;
     case 'kube-rollout':

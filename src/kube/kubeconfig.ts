@@ -7,10 +7,12 @@
  * "nothing found" is an answer of its own, so a release whose Juju part needs no cluster can say so.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AirgapError, messageOf } from '../errors.ts';
+import { AirgapError, ReleaseFileError, messageOf } from '../errors.ts';
+import { parseYamlDocuments } from '../yaml/documents.ts';
 import { clientNode } from './lib.ts';
 
 export interface KubeTargetOptions {
@@ -65,23 +67,26 @@ export function describeNoKubeconfig(env: NodeJS.ProcessEnv = process.env): stri
 async function loadFiles(files: readonly string[]): Promise<KubeConfig> {
   const { KubeConfig } = await clientNode();
   const merged = new KubeConfig();
-  files.forEach((file, index) => {
+  for (const [index, file] of files.entries()) {
     const one = new KubeConfig();
     try {
+      // client-node's js-yaml has no limits: the file goes through the shared reader's first.
+      await parseYamlDocuments(file, await readFile(file, 'utf8'));
       one.loadFromFile(file);
     } catch (err: unknown) {
-      throw new AirgapError(`cannot read kubeconfig ${file}: ${messageOf(err).split('\n')[0] ?? ''}`, { cause: err, hint: 'check the file with `kubectl config view`' });
+      const why = err instanceof ReleaseFileError ? err.message : `${file}: ${messageOf(err).split('\n')[0] ?? ''}`;
+      throw new AirgapError(`cannot read kubeconfig ${why}`, { cause: err, hint: 'check the file with `kubectl config view`' });
     }
     if (index === 0) {
       merged.loadFromOptions({ clusters: one.clusters, users: one.users, contexts: one.contexts, currentContext: one.currentContext });
-      return;
+      continue;
     }
     // kubectl's merge: the first file to name a cluster, user or context (or set current-context) wins.
     for (const cluster of one.clusters) if (merged.getCluster(cluster.name) === null) merged.addCluster(cluster);
     for (const user of one.users) if (merged.getUser(user.name) === null) merged.addUser(user);
     for (const context of one.contexts) if (merged.getContextObject(context.name) === null) merged.addContext(context);
     if (!merged.currentContext && one.currentContext) merged.setCurrentContext(one.currentContext);
-  });
+  }
   return merged;
 }
 

@@ -4,6 +4,7 @@
  */
 import { ReleaseFileError } from '../errors.ts';
 import { lineOf, parseYamlDocuments } from '../release/yaml.ts';
+import { plainValue } from '../yaml/documents.ts';
 
 export type Json = null | boolean | number | string | Json[] | JsonObject;
 export interface JsonObject {
@@ -52,10 +53,10 @@ export function groupOf(apiVersion: string): string {
 }
 
 /** Every object of a multi-document manifest text; `List` kinds are opened, empty documents skipped. */
-export function parseManifestObjects(file: string, text: string): SourcedObject[] {
+export async function parseManifestObjects(file: string, text: string, signal?: AbortSignal): Promise<SourcedObject[]> {
   const objects: SourcedObject[] = [];
-  for (const y of parseYamlDocuments(file, text)) {
-    const value: unknown = y.doc.toJS({ maxAliasCount: 1000 });
+  for (const y of await parseYamlDocuments(file, text, { signal })) {
+    const value = plainValue(y);
     if (value === null || value === undefined) continue;
     const line = lineOf(y, y.doc.contents);
     const add = (candidate: unknown, where: string): void => {

@@ -4,8 +4,9 @@
  * oci-image resource and every option whose default holds an image points at the placeholder, and all the
  * rest — scale, trust, constraints, other options, relations, comments — stays as the stock bundle has it.
  */
-import { isMap, isScalar, parseDocument, Scalar, stringify } from 'yaml';
+import { isMap, isScalar, Scalar, stringify } from 'yaml';
 import type { Document, YAMLMap } from 'yaml';
+import { parseSmallYaml } from '../yaml/documents.ts';
 import { rewriteString } from '../bundle/rewrite.ts';
 import type { CharmScan } from '../charm/scan.ts';
 import { ReleaseFileError } from '../errors.ts';
@@ -74,19 +75,19 @@ function isSet(map: YAMLMap, key: string): boolean {
 /** The keys of an option default that is a YAML/JSON map (a custom-images option), else undefined. */
 function mapKeys(text: string): string[] | undefined {
   try {
-    const doc = parseDocument(text, { uniqueKeys: false });
-    if (doc.errors.length > 0 || !isMap(doc.contents)) return undefined;
-    return doc.contents.items.flatMap((pair) => (isScalar(pair.key) ? [String(pair.key.value)] : []));
+    const contents = parseSmallYaml('an option default', text, { uniqueKeys: false })[0]?.doc.contents;
+    if (!isMap(contents)) return undefined;
+    return contents.items.flatMap((pair) => (isScalar(pair.key) ? [String(pair.key.value)] : []));
   } catch {
     return undefined;
   }
 }
 
 export function generateAirgapBundle(input: AirgapBundleInput): AirgapBundle {
-  const doc = parseDocument(input.text, { uniqueKeys: false });
-  if (doc.errors.length > 0) throw new ReleaseFileError(input.file, `invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
-  const apps = applicationsOf(doc);
-  if (apps === undefined) throw new ReleaseFileError(input.file, 'not a Juju bundle: it has no applications:');
+  // A syntax error, or a limit passed, is the shared reader's ReleaseFileError at its line.
+  const doc = parseSmallYaml(input.file, input.text, { uniqueKeys: false })[0]?.doc;
+  const apps = doc === undefined ? undefined : applicationsOf(doc);
+  if (doc === undefined || apps === undefined) throw new ReleaseFileError(input.file, 'not a Juju bundle: it has no applications:');
   const ignored = new Set(input.ignore);
   const warnings: string[] = [];
 

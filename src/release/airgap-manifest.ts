@@ -3,8 +3,8 @@
  * `airgap deploy charms/airgap.yaml --registry REG` and gets the whole release. When the release was an
  * airgap.yaml already, it is that file with `bundle:` pointing at the generated bundle (comments kept).
  */
-import { parseDocument } from 'yaml';
 import { ReleaseFileError } from '../errors.ts';
+import { parseSmallYaml } from '../yaml/documents.ts';
 import { AIRGAP_BUNDLE_FILE } from './airgap-bundle.ts';
 import type { Release } from './types.ts';
 
@@ -12,8 +12,8 @@ export const AIRGAP_MANIFEST_FILE = 'airgap.yaml';
 
 export function generateAirgapManifest(release: Release, manifestText: string | undefined, placeholder: string): string {
   if (release.kind === 'airgap' && manifestText !== undefined) {
-    const doc = parseDocument(manifestText, { uniqueKeys: false });
-    if (doc.errors.length > 0) throw new ReleaseFileError(release.file, `invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+    const doc = parseSmallYaml(release.file, manifestText, { uniqueKeys: false })[0]?.doc;
+    if (doc === undefined) throw new ReleaseFileError(release.file, 'the file is empty');
     doc.set('bundle', AIRGAP_BUNDLE_FILE);
     if (!doc.has('placeholder')) doc.set('placeholder', placeholder);
     return `# Written by airgap collect: ${release.file.split('/').at(-1) ?? release.file} with bundle: set to the generated ${AIRGAP_BUNDLE_FILE}.\n${doc.toString({ lineWidth: 0 })}`;

@@ -17,10 +17,10 @@ export type DetectedRelease =
 
 const HINT = 'give an airgap.yaml release manifest, a Juju bundle (applications:), Kubernetes manifests (apiVersion: and kind:) or an image list (.txt)';
 
-export async function detectRelease(file: string): Promise<DetectedRelease> {
+export async function detectRelease(file: string, signal?: AbortSignal): Promise<DetectedRelease> {
   const text = await readReleaseText(file);
   if (path.extname(file).toLowerCase() === '.txt') return { kind: 'image-list', file, text };
-  return detectYaml(file, parseYamlDocuments(file, text));
+  return detectYaml(file, await parseYamlDocuments(file, text, { signal }));
 }
 
 export function detectYaml(file: string, all: readonly YamlDoc[]): DetectedRelease {

@@ -28,11 +28,13 @@ export interface LoadOptions {
    * and reads them): called once the release is read, before the ignore:/placeholder rules are applied.
    */
   charmImages?: (release: Release) => Promise<Candidate[]>;
+  /** Stops reading the release's YAML when it fires (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export async function loadRelease(file: string, options: LoadOptions = {}): Promise<Release> {
   const absolute = path.resolve(file);
-  const detected = await detectRelease(absolute);
+  const detected = await detectRelease(absolute, options.signal);
   const release: Release = {
     kind: detected.kind,
     file: absolute,
@@ -71,7 +73,7 @@ export async function loadRelease(file: string, options: LoadOptions = {}): Prom
       break;
     }
     case 'airgap':
-      candidates = await loadManifest(detected.doc, release);
+      candidates = await loadManifest(detected.doc, release, options.signal);
       break;
   }
   if (options.charmImages !== undefined) candidates.push(...(await options.charmImages(release)));
@@ -89,7 +91,7 @@ function listedImages(candidates: readonly Candidate[]): string[] {
 }
 
 /** airgap.yaml: its own images, then the bundle's, then the manifests', each file in its own order. */
-async function loadManifest(y: YamlDoc, release: Release): Promise<Candidate[]> {
+async function loadManifest(y: YamlDoc, release: Release, signal: AbortSignal | undefined): Promise<Candidate[]> {
   const spec = parseManifest(y);
   release.name = spec.name ?? path.basename(release.baseDir);
   release.version = spec.version;
@@ -105,7 +107,7 @@ async function loadManifest(y: YamlDoc, release: Release): Promise<Candidate[]> 
   const candidates = [...spec.candidates];
 
   if (spec.bundle !== undefined) {
-    const scan = await loadBundle(y.file, spec.bundle, spec.placeholder);
+    const scan = await loadBundle(y.file, spec.bundle, spec.placeholder, signal);
     release.bundleFile = spec.bundle.resolved;
     release.bundleCharms = scan.charms;
     release.charmhubCharms = scan.charmhub;
@@ -113,9 +115,9 @@ async function loadManifest(y: YamlDoc, release: Release): Promise<Candidate[]> 
     candidates.push(...scan.candidates);
   }
 
-  release.manifestFiles = await expandManifests(y.file, spec);
+  release.manifestFiles = await expandManifests(y.file, spec, signal);
   for (const manifest of release.manifestFiles) {
-    const docs = parseYamlDocuments(manifest, await readReleaseText(manifest, 'Kubernetes manifest'));
+    const docs = await parseYamlDocuments(manifest, await readReleaseText(manifest, 'Kubernetes manifest'), { signal });
     // A manifest file of only comments or `---` is legitimate: it applies nothing and names no image.
     if (docs.every((d) => describeNode(d.doc.contents) === 'nothing')) continue;
     const detected = detectYaml(manifest, docs);
@@ -128,12 +130,12 @@ async function loadManifest(y: YamlDoc, release: Release): Promise<Candidate[]> 
   return candidates;
 }
 
-async function loadBundle(manifestFile: string, bundle: NamedFile, placeholder: string | undefined): Promise<BundleScan> {
+async function loadBundle(manifestFile: string, bundle: NamedFile, placeholder: string | undefined, signal: AbortSignal | undefined): Promise<BundleScan> {
   const where = { line: bundle.line, column: bundle.column };
   if (!(await isFile(bundle.resolved))) {
     throw new ReleaseFileError(manifestFile, `bundle: ${bundle.written} does not exist (${bundle.resolved})`, { ...where, hint: 'give the bundle path relative to airgap.yaml' });
   }
-  const docs = parseYamlDocuments(bundle.resolved, await readReleaseText(bundle.resolved, 'bundle'));
+  const docs = await parseYamlDocuments(bundle.resolved, await readReleaseText(bundle.resolved, 'bundle'), { signal });
   const first = docs.find((d) => asMap(d.doc.contents) !== undefined);
   const map = first === undefined ? undefined : asMap(first.doc.contents);
   if (first === undefined || map === undefined || !isBundleMap(first, map)) {
@@ -142,7 +144,7 @@ async function loadBundle(manifestFile: string, bundle: NamedFile, placeholder: 
   return scanBundle(first, { placeholder });
 }
 
-async function expandManifests(manifestFile: string, spec: ManifestSpec): Promise<string[]> {
+async function expandManifests(manifestFile: string, spec: ManifestSpec, signal: AbortSignal | undefined): Promise<string[]> {
   const found = new Set<string>();
   for (const pattern of spec.manifests) {
     let matches = await globFiles(pattern.written, path.dirname(manifestFile));
@@ -151,7 +153,7 @@ async function expandManifests(manifestFile: string, spec: ManifestSpec): Promis
       // Beside them are the bundle, airgap.yaml and rewritten bundles: only Kubernetes files count there.
       const flat = (await globFiles(path.basename(pattern.written), path.dirname(manifestFile))).filter((m) => m !== manifestFile);
       matches = [];
-      for (const candidate of flat) if (await isKubernetesFile(candidate)) matches.push(candidate);
+      for (const candidate of flat) if (await isKubernetesFile(candidate, signal)) matches.push(candidate);
     }
     if (matches.length === 0) {
       throw new ReleaseFileError(manifestFile, `manifests: ${pattern.written} matches no file`, {
@@ -175,11 +177,13 @@ async function globFiles(pattern: string, dir: string): Promise<string[]> {
   return matches;
 }
 
-async function isKubernetesFile(file: string): Promise<boolean> {
+async function isKubernetesFile(file: string, signal: AbortSignal | undefined): Promise<boolean> {
   try {
-    const docs = parseYamlDocuments(file, await readReleaseText(file, 'Kubernetes manifest'));
+    const docs = await parseYamlDocuments(file, await readReleaseText(file, 'Kubernetes manifest'), { signal });
     return detectYaml(file, docs).kind === 'kubernetes';
-  } catch {
+  } catch (err: unknown) {
+    // Ctrl-C is not an answer to "is this a Kubernetes file?".
+    if (signal?.aborted) throw err;
     return false;
   }
 }

@@ -4,9 +4,10 @@
  * (`global-hub: docker.io/istio`, `pilot-image: pilot`, `global-tag: 1.17.3` makes docker.io/istio/pilot:1.17.3),
  * and so are Helm-style `hub:`/`image:`/`tag:` values: the rule is the shape, not the charm.
  */
-import { isMap, isScalar, parseDocument } from 'yaml';
+import { isMap, isScalar } from 'yaml';
 import type { YAMLMap } from 'yaml';
 import { parseReference, tryParseReference } from '../reference.ts';
+import { parseSmallYaml } from '../yaml/documents.ts';
 import { findImageReferences } from './strings.ts';
 import type { ImageShapeOptions } from './strings.ts';
 
@@ -112,10 +113,9 @@ export function hubImages(text: string): HubScan {
   if (text.length > MAX_PARSED_LENGTH || !/hub/i.test(text)) return none;
   let contents: unknown;
   try {
-    const doc = parseDocument(text, { uniqueKeys: false });
-    if (doc.errors.length > 0) return none;
-    contents = doc.contents;
+    contents = parseSmallYaml('an option value', text, { uniqueKeys: false })[0]?.doc.contents;
   } catch {
+    // Not YAML, or past the reader's limits: not a map of images either.
     return none;
   }
   if (!isMap(contents)) return none;

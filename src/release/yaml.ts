@@ -3,16 +3,12 @@
  * and every complaint can point at the spot to fix.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
-import type { Document, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq } from 'yaml';
+import type { Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import type { YamlDoc } from '../yaml/documents.ts';
 import { AirgapError, ReleaseFileError, messageOf } from '../errors.ts';
 
-/** One YAML document of a file, with what is needed to turn node offsets into lines. */
-export interface YamlDoc {
-  file: string;
-  lines: LineCounter;
-  doc: Document.Parsed;
-}
+export { parseYamlDocuments, type YamlDoc } from '../yaml/documents.ts';
 
 export interface Position {
   line: number;
@@ -29,25 +25,10 @@ export async function readReleaseText(file: string, what = 'release file'): Prom
   }
 }
 
-/** Every document of `text`; a syntax error becomes a ReleaseFileError at its line and column. */
-export function parseYamlDocuments(file: string, text: string): YamlDoc[] {
-  const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { prettyErrors: true, lineCounter: lines });
-  if (!Array.isArray(parsed)) return [];
-  for (const doc of parsed) {
-    const error = doc.errors[0];
-    if (error === undefined) continue;
-    const pos = error.linePos?.[0];
-    // prettyErrors appends "at line L, column C:" and a source excerpt: the error's own position says that.
-    const message = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
-    throw new ReleaseFileError(file, `invalid YAML: ${message}`, pos === undefined ? { cause: error } : { cause: error, line: pos.line, column: pos.col });
-  }
-  return parsed.map((doc) => ({ file, lines, doc }));
-}
-
 /** The node an alias points at, or the node itself. */
 export function deref(y: YamlDoc, node: unknown): unknown {
-  return isAlias(node) ? node.resolve(y.doc) : node;
+  // Resolved once by the reader: Alias.resolve searches the whole document each time.
+  return isAlias(node) ? (y.aliases.get(node) ?? node.resolve(y.doc)) : node;
 }
 
 export function positionOf(y: YamlDoc, node: unknown): Position | undefined {

@@ -37,7 +37,8 @@ export function fulfilledOrThrow<R>(settled: readonly PromiseSettledResult<R>[],
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) {
     const first = failures[0];
-    throw new AirgapError(`${failures.length} of ${settled.length} ${what}:\n  ${failures.map(messageOf).join('\n  ')}`, {
+    // One line, as every failure is: the terminal shows a newline inside a message escaped.
+    throw new AirgapError(`${failures.length} of ${settled.length} ${what}: ${failures.map(messageOf).join('; ')}`, {
       cause: first,
       hint: (first instanceof AirgapError ? first.hint : undefined) ?? hint,
     });

@@ -6,6 +6,7 @@ import { scanCharm, type CharmScan } from '../../src/charm/scan.ts';
 import { formatReference, parseReference } from '../../src/reference.ts';
 import { testCharm, zipOf } from '../support/charm.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { aliasBomb } from '../support/yaml-bombs.ts';
 
 const RELEASE = resolve(import.meta.dirname, '../fixtures/ckf/release-1.8');
 const normalise = (reference: string): string => formatReference(parseReference(reference));
@@ -102,5 +103,16 @@ describe('zips that are not charms', () => {
     const fine = join(tmp.path, 'd.charm');
     await writeFile(fine, await testCharm('d'));
     expect((await scanCharm(fine)).images).toEqual([]);
+  });
+});
+
+describe('hostile YAML inside a charm', () => {
+  it('an alias bomb in metadata.yaml is refused at its line; one in a data file is read as text', async () => {
+    const bomb = join(tmp.path, 'bomb.charm');
+    await writeFile(bomb, await zipOf({ 'metadata.yaml': `name: bomb\n${aliasBomb()}` }));
+    await expect(scanCharm(bomb)).rejects.toThrow(new RegExp(`^${bomb.replaceAll('.', '\\.')}: in the charm, metadata\\.yaml:8:\\d+: YAML aliases here expand the file past`));
+    const data = join(tmp.path, 'data-bomb.charm');
+    await writeFile(data, await testCharm('data-bomb', { 'templates/bomb.yaml': aliasBomb() }));
+    expect((await scanCharm(data)).images.map((i) => i.reference)).toEqual(['busybox:1.28']);
   });
 });

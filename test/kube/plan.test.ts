@@ -38,7 +38,7 @@ items:
     spec: { type: LoadBalancer }
 `;
 
-const sources = parseManifestObjects('/r/app.yaml', TEXT);
+const sources = await parseManifestObjects('/r/app.yaml', TEXT);
 const crds = crdScopes(sources);
 const scopeOf = (apiVersion: string, kind: string): Scope => builtInScope(apiVersion, kind) ?? crds.get(`${apiVersion.split('/')[0]}/${kind}`) ?? 'Namespaced';
 const base: ApplyPlanOptions = { namespace: 'default', namespaceExplicit: false, scopeOf };
@@ -72,8 +72,8 @@ describe('planApply', () => {
     expect(JSON.stringify(sources)).toBe(before);
   });
 
-  it('uses -n for objects that name no namespace, and refuses one naming another, as kubectl does', () => {
-    const plain = parseManifestObjects('/r/a.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n');
+  it('uses -n for objects that name no namespace, and refuses one naming another, as kubectl does', async () => {
+    const plain = await parseManifestObjects('/r/a.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n');
     expect(planApply(plain, { ...base, namespace: 'team', namespaceExplicit: true }).objects[0]?.ref.namespace).toBe('team');
     expect(() => planApply(sources, { ...base, namespace: 'team', namespaceExplicit: true })).toThrow(/Service gw is in namespace shop, but -n team was given/);
   });
@@ -85,14 +85,14 @@ describe('planApply', () => {
     expect(internal.changes).toEqual(['Service shop/gw: internal load balancer only (gcp)']);
   });
 
-  it('refuses an object defined twice, naming both places', () => {
-    const twice = parseManifestObjects('/r/a.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: c, namespace: default }\n');
+  it('refuses an object defined twice, naming both places', async () => {
+    const twice = await parseManifestObjects('/r/a.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: c, namespace: default }\n');
     expect(() => planApply(twice, base)).toThrow(/ConfigMap default\/c is defined twice: in \/r\/a.yaml:5 and in \/r\/a.yaml:1/);
   });
 });
 
 describe('parseManifestObjects', () => {
-  it('names the line of an object without a name', () => {
-    expect(() => parseManifestObjects('/r/a.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\n---\napiVersion: v1\nkind: Pod\nmetadata: { generateName: p- }\n')).toThrow(/a.yaml:5: Pod the document has no metadata.name/);
+  it('names the line of an object without a name', async () => {
+    await expect(parseManifestObjects('/r/a.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\n---\napiVersion: v1\nkind: Pod\nmetadata: { generateName: p- }\n')).rejects.toThrow(/a.yaml:5: Pod the document has no metadata.name/);
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * Text from outside (archive member names, image and file names, registry and Juju messages) on its way
+ * to a terminal. An escape sequence in a name can recolour, retitle or clear the operator's terminal, a
+ * newline can forge a line of our output, a bidirectional override can make a name read as another: so
+ * every such character is shown as an escape instead (`\u001b`, `\n`, `\u202e`), the rest of the text as is.
+ */
+
+/** C0 controls, DEL and C1 controls; the bidirectional marks, embeddings, overrides and isolates; line and paragraph separators. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNPRINTABLE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** JSON's own escapes, so that escaped text stays valid inside a JSON string (--json output passes the guard too). */
+function escape(char: string): string {
+  return NAMED[char] ?? `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
+}
+
+/** One line of text safe to print: no character of it acts on the terminal, a newline included. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, escape);
+}
+
+/** A name as the library quotes it in a message: printable, in double quotes. */
+export function quoted(name: string): string {
+  return `"${printable(name)}"`;
+}
+
+/** Erases the terminal's current line: what a status line redraws itself with. */
+export const ERASE_LINE = '\r\u001b[2K';
+
+/**
+ * The last guard before the terminal, for text the CLI has already laid out in lines: newlines stay, as
+ * does ERASE_LINE (printers escape data with `printable` first, so only their own ones are left); every
+ * other control character is escaped.
+ */
+export function terminalSafe(text: string): string {
+  return text
+    .split(ERASE_LINE)
+    .map((part) => part.replace(UNPRINTABLE_BUT_NEWLINE, escape))
+    .join(ERASE_LINE);
+}

@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AIRGAP_BIN, runAirgap, runCommand, type CliResult } from '../support/airgap-cli.ts';
+import { pushTestImages } from '../support/images.ts';
+import { startRegistry, type RunningRegistry } from '../support/registry.ts';
+import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { CHARMS_ARCHIVE, IMAGES_ARCHIVE } from '../../src/collect/collect.ts';
+import { LOCK_FILE_NAME, type Lock } from '../../src/lock.ts';
+
+// Issue 16: a Ctrl-C at the moment of renaming left the new images.tar.gz beside the old lock. Here a
+// collect over an earlier output is killed at every rename, link, unlink, rmdir and mkdir it makes:
+// strace delivers a real SIGKILL or SIGINT on entry to the Nth such call. After each, the directory holds
+// the complete earlier set or the complete new one, the lock matching its archives by sha256; after a
+// SIGKILL that is true once the next run has started, and nothing of the killed run is left.
+const OUTPUTS = [CHARMS_ARCHIVE, IMAGES_ARCHIVE, LOCK_FILE_NAME].sort();
+const SYSCALLS = ['rename', 'link', 'unlink', 'rmdir', 'mkdir'] as const;
+const STRACE_WORKS = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', 'true']).status === 0;
+
+let tmp: TempDir;
+let registry: RunningRegistry;
+/** The release of the earlier output, the release collected over it, and one that fails once the output directory is opened. */
+let oldRelease: string;
+let newRelease: string;
+let brokenRelease: string;
+/** A copy of the earlier output, put back before each run. */
+let earlier: string;
+let earlierHashes: Record<string, string>;
+let serial = 0;
+
+beforeAll(async () => {
+  tmp = await makeTempDir('airgap-output-set-');
+  registry = await startRegistry();
+  await pushTestImages(registry, [
+    { repository: 'set/a', tag: '1', layers: [{ seed: 'set-a', sizeBytes: 200_000 }] },
+    { repository: 'set/b', tag: '1', layers: [{ seed: 'set-b', sizeBytes: 200_000 }] },
+  ]);
+  const release = async (name: string, images: string[]): Promise<string> => {
+    const dir = join(tmp.path, name);
+    await mkdir(dir);
+    await writeFile(join(dir, 'images.txt'), images.map((i) => `${registry.host}/${i}\n`).join(''));
+    return join(dir, 'images.txt');
+  };
+  oldRelease = await release('old', ['set/a:1']);
+  newRelease = await release('new', ['set/a:1', 'set/b:1']);
+  brokenRelease = await release('broken', ['set/missing:1']);
+  earlier = join(tmp.path, 'earlier');
+  const first = await runAirgap(['collect', oldRelease, '-o', earlier, '--plain-http', registry.host]);
+  if (first.code !== 0) throw new Error(first.stderr);
+  earlierHashes = await hashes(earlier);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  await tmp?.remove();
+});
+
+async function sha256(file: string): Promise<string> {
+  return `sha256:${createHash('sha256').update(await readFile(file)).digest('hex')}`;
+}
+
+async function hashes(dir: string): Promise<Record<string, string>> {
+  return Object.fromEntries(await Promise.all(OUTPUTS.map(async (name) => [name, await sha256(join(dir, name))] as const)));
+}
+
+/** Which complete set `dir` holds; fails the test on anything else (a mix, a missing file, a leftover). */
+async function setIn(dir: string, label: string, fresh: boolean): Promise<'earlier' | 'new' | 'none'> {
+  const names = (await readdir(dir)).sort();
+  if (fresh && names.length === 0) return 'none';
+  expect(names, label).toEqual(OUTPUTS);
+  const found = await hashes(dir);
+  if (!fresh && JSON.stringify(found) === JSON.stringify(earlierHashes)) return 'earlier';
+  const lock = JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8')) as Lock;
+  expect(lock.images.map((i) => i.path).sort(), label).toEqual(['set/a:1', 'set/b:1']);
+  expect(lock.archives[IMAGES_ARCHIVE]?.sha256, label).toBe(found[IMAGES_ARCHIVE]);
+  expect(lock.archives[CHARMS_ARCHIVE]?.sha256, label).toBe(found[CHARMS_ARCHIVE]);
+  return 'new';
+}
+
+/** collect of the new release into `out`, under strace: `signal` on entry to the `n`th `syscall`. */
+function killedCollect(out: string, syscall: string, n: number, signal: 'SIGKILL' | 'SIGINT'): Promise<CliResult> {
+  return runCommand('strace', [
+    '-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=${signal}:when=${n}`,
+    process.execPath, AIRGAP_BIN, 'collect', newRelease, '-o', out, '--plain-http', registry.host,
+  ], {
+    // strace counts calls per thread: with one libuv worker, every file operation is counted in one sequence.
+    env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+  });
+}
+
+/** How many times an uninterrupted collect of the new release calls `syscall`. */
+async function callsOf(syscall: string, fresh: boolean): Promise<number> {
+  const out = await outputDir(fresh);
+  const log = join(tmp.path, `strace-${serial++}.log`);
+  const result = await runCommand('strace', ['-f', '-qq', '-o', log, '-e', `trace=${syscall}`, process.execPath, AIRGAP_BIN, 'collect', newRelease, '-o', out, '--plain-http', registry.host], {
+    env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+  });
+  expect(result.code, result.stderr).toBe(0);
+  const perThread = new Map<string, number>();
+  for (const line of (await readFile(log, 'utf8')).split('\n')) {
+    const match = /^(\d+)\s+(\w+)\(/.exec(line);
+    if (match?.[1] !== undefined && match[2] === syscall) perThread.set(match[1], (perThread.get(match[1]) ?? 0) + 1);
+  }
+  return Math.max(0, ...perThread.values());
+}
+
+async function outputDir(fresh: boolean): Promise<string> {
+  const out = join(tmp.path, `out-${serial++}`);
+  if (fresh) await mkdir(out);
+  else await cp(earlier, out, { recursive: true });
+  return out;
+}
+
+describe.skipIf(!STRACE_WORKS && process.env['CI'] === undefined)('collect killed while it replaces an earlier output', () => {
+  for (const [signal, fresh] of [['SIGKILL', false], ['SIGINT', false], ['SIGKILL', true]] as const) {
+    it(`${signal} at every ${SYSCALLS.join(', ')}${fresh ? ' into an empty directory' : ' over an earlier output'}: one complete set, always`, async () => {
+      const seen = new Set<string>();
+      for (const syscall of SYSCALLS) {
+        const calls = await callsOf(syscall, fresh);
+        expect(calls, syscall).toBeGreaterThan(0);
+        for (let n = 1; n <= calls; n++) {
+          const label = `${signal} at ${syscall} #${n}`;
+          const out = await outputDir(fresh);
+          const killed = await killedCollect(out, syscall, n, signal);
+          if (signal === 'SIGKILL') {
+            expect(killed.signal, label).toBe('SIGKILL');
+            // The next run settles what the killed one left, then fails on its own release: nothing of its own is written.
+            const next = await runAirgap(['collect', brokenRelease, '-o', out, '--plain-http', registry.host]);
+            expect(next.code, label).toBe(1);
+            expect(next.stderr, label).toContain('set/missing:1');
+          } else {
+            expect([0, 130], `${label}: ${killed.stderr}`).toContain(killed.code);
+            if (killed.code === 130) expect(killed.stderr, label).toContain('interrupted');
+          }
+          seen.add(await setIn(out, label, fresh));
+          await rm(out, { recursive: true, force: true });
+        }
+      }
+      // Some kills came before the lock moved, some after: both outcomes were seen, and nothing else.
+      expect([...seen].sort()).toEqual(fresh ? ['new', 'none'] : ['earlier', 'new']);
+    }, 600_000);
+  }
+});

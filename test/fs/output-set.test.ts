@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AirgapError, CancelledError } from '../../src/errors.ts';
+import { OutputSet } from '../../src/fs/output-set.ts';
+import { makeTempDir, type TempDir } from '../support/tmp.ts';
+
+// The kill-at-every-step proof runs the real CLI (test/e2e/collect-output-set.test.ts); these are the
+// module's own promises, in process.
+const NAMES = ['a.tar.gz', 'b.tar.gz', 'lock.json'];
+let tmp: TempDir;
+let serial = 0;
+
+beforeAll(async () => {
+  tmp = await makeTempDir('airgap-output-set-unit-');
+});
+afterAll(async () => {
+  await tmp.remove();
+});
+
+/** A directory holding an earlier set whose files all read `old`. */
+async function withEarlierSet(): Promise<string> {
+  const dir = join(tmp.path, `d${serial++}`);
+  await mkdir(dir);
+  for (const name of NAMES) await writeFile(join(dir, name), `old ${name}`);
+  return dir;
+}
+
+async function contents(dir: string): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  for (const name of (await readdir(dir)).sort()) found[name] = await readFile(join(dir, name), 'utf8');
+  return found;
+}
+
+const EARLIER = Object.fromEntries(NAMES.map((n) => [n, `old ${n}`]));
+const NEW = Object.fromEntries(NAMES.map((n) => [n, `new ${n}`]));
+
+async function stageNewSet(set: OutputSet): Promise<void> {
+  for (const name of NAMES) await writeFile(set.path(name), `new ${name}`);
+}
+
+describe('OutputSet', () => {
+  it('replaces the earlier set on commit and leaves nothing else', async () => {
+    const dir = await withEarlierSet();
+    const set = await OutputSet.open(dir, NAMES);
+    await stageNewSet(set);
+    expect(await readFile(join(dir, 'a.tar.gz'), 'utf8')).toBe('old a.tar.gz');
+    await set.commit();
+    await set.discard();
+    expect(await contents(dir)).toEqual(NEW);
+  });
+
+  it('puts the earlier set back when stopped half-way through the moves, and says why', async () => {
+    const dir = await withEarlierSet();
+    const set = await OutputSet.open(dir, NAMES);
+    await stageNewSet(set);
+    // Checked before the commit and before each move: the third check comes after the first file moved.
+    const signal = new AbortController().signal;
+    let checks = 0;
+    signal.throwIfAborted = () => {
+      if (++checks === 3) throw new CancelledError('interrupted');
+    };
+    await expect(set.commit(signal)).rejects.toBeInstanceOf(CancelledError);
+    expect(checks).toBe(3);
+    expect(await contents(dir)).toEqual(EARLIER);
+  });
+
+  it('changes nothing when stopped before the commit, and discard leaves no staging behind', async () => {
+    const dir = await withEarlierSet();
+    const set = await OutputSet.open(dir, NAMES);
+    await stageNewSet(set);
+    const controller = new AbortController();
+    controller.abort(new CancelledError('interrupted'));
+    await expect(set.commit(controller.signal)).rejects.toBeInstanceOf(CancelledError);
+    await set.discard();
+    expect(await contents(dir)).toEqual(EARLIER);
+  });
+
+  it('refuses to write beside a staging directory whose process runs, and settles it once that process is gone', async () => {
+    const dir = await withEarlierSet();
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const pid = other.pid;
+    if (pid === undefined) throw new Error('sleep did not start');
+    // Killed before it wrote its owner file: the pid in the name is what tells.
+    const abandoned = join(dir, `.airgap-staging-${pid}-0000`);
+    await mkdir(abandoned);
+    await writeFile(join(abandoned, 'a.tar.gz'), 'half written');
+    const refused = await OutputSet.open(dir, NAMES).then(() => undefined, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(AirgapError);
+    expect((refused as AirgapError).message).toBe(`another airgap process (pid ${pid}) is writing into ${dir} (${abandoned})`);
+    expect((refused as AirgapError).hint).toContain(`if no such process runs any more, remove ${abandoned}`);
+    other.kill('SIGKILL');
+    await once(other, 'exit');
+    const set = await OutputSet.open(dir, NAMES);
+    await set.discard();
+    expect(await contents(dir)).toEqual(EARLIER);
+  });
+
+  it('refuses to replace a directory that stands under a final name, changing nothing', async () => {
+    const dir = await withEarlierSet();
+    await rm(join(dir, 'b.tar.gz'));
+    await mkdir(join(dir, 'b.tar.gz', 'keep-me'), { recursive: true });
+    const set = await OutputSet.open(dir, NAMES);
+    await stageNewSet(set);
+    await expect(set.commit()).rejects.toThrow(`cannot write ${join(dir, 'b.tar.gz')}: a directory of that name is in the way; nothing was replaced`);
+    await set.discard();
+    expect((await readdir(dir)).sort()).toEqual(NAMES);
+    expect(await readdir(join(dir, 'b.tar.gz'))).toEqual(['keep-me']);
+    expect(await readFile(join(dir, 'a.tar.gz'), 'utf8')).toBe('old a.tar.gz');
+  });
+});
