@@ -9,7 +9,7 @@
  */
 import { AirgapError, NotFoundError } from '../errors.ts';
 import type { LockedReferrer } from '../lock.ts';
-import { parseManifest, type Descriptor } from '../oci/descriptor.ts';
+import { isSha256Digest, parseManifest, type Descriptor } from '../oci/descriptor.ts';
 import { COSIGN_SUFFIXES, cosignTag, referrerPath, referrersTag } from '../oci/referrers.ts';
 import { parseReference } from '../reference.ts';
 import type { RegistryClient, RegistryHost } from '../store/registry/client.ts';
@@ -59,7 +59,10 @@ async function discover(host: RegistryHost, repository: string, subject: string,
     ...COSIGN_SUFFIXES.map(async (suffix): Promise<Candidate | undefined> => {
       const tag = cosignTag(subject, suffix);
       const head = await host.headManifest(repository, tag, what);
-      return head === undefined ? undefined : { descriptor: { mediaType: head.mediaType, digest: head.digest, size: head.size }, found: 'tag', tag };
+      if (head === undefined) return undefined;
+      // The digest goes into the next request's path: only one that is a digest.
+      if (!isSha256Digest(head.digest)) throw new AirgapError(`${what}: ${host.host}/${repository}:${tag} has digest ${JSON.stringify(head.digest)}, which is not a sha256 digest`);
+      return { descriptor: { mediaType: head.mediaType, digest: head.digest, size: head.size }, found: 'tag', tag };
     }),
   ]);
   const byDigest = new Map<string, Candidate>();

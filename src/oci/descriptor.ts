@@ -38,6 +38,11 @@ export type ParsedManifest = { kind: 'index'; index: ImageIndex } | { kind: 'man
 
 const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 
+/** A digest airgap can verify: sha256, lowercase hex, as every registry it targets gives. */
+export function isSha256Digest(text: string): boolean {
+  return DIGEST_PATTERN.test(text);
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
