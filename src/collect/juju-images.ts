@@ -65,6 +65,10 @@ async function onlineJujuVersion(options: JujuImageOptions): Promise<{ version: 
     printed = await juju.version();
   } catch (err: unknown) {
     options.signal?.throwIfAborted();
+    // --juju named one: that it cannot be run is a mistake to fix, not a machine without Juju.
+    if (err instanceof JujuNotFoundError && options.jujuPath !== undefined) {
+      throw new AirgapError(`--juju ${options.jujuPath}: ${err.message}`, { cause: err, hint: 'give the path of the juju executable, or --juju-version X.Y.Z instead' });
+    }
     if (err instanceof JujuNotFoundError) return { warning: withoutFlag(err.message) };
     const why = timeout.aborted ? `gave no answer within ${VERSION_TIMEOUT_MS / 1000} s` : `failed: ${messageOf(err)}`;
     return { warning: withoutFlag(`${juju.executable} version ${why}`) };

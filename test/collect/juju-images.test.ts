@@ -88,11 +88,16 @@ describe('the Juju images of a collect', () => {
     expect(jujuOnly(await plan(file, { jujuPath: JUJU })).map(([ref]) => ref).slice(0, 2)).toEqual(['docker.io/jujusolutions/jujud-operator:2.9.46', 'docker.io/jujusolutions/juju-db:4.0']);
   });
 
-  it('no juju here and no --juju-version: a warning that names the flag, and no Juju image', async () => {
+  it('no juju on PATH and no --juju-version: a warning that names the flag, and no Juju image; a --juju that is not there is an error', async () => {
     const file = await release({ kfp: { files: { 'manifest.yaml': manifest('20.04') } } });
-    const planned = await plan(file, { jujuPath: join(tmp.path, 'no-such-juju') });
+    const empty = join(tmp.path, 'empty-bin');
+    await mkdir(empty, { recursive: true });
+    vi.stubEnv('PATH', empty);
+    const planned = await plan(file);
     expect(jujuOnly(planned)).toEqual([]);
-    expect(planned.warnings).toEqual([expect.stringMatching(/^juju not found \(looked for .*no-such-juju\): Juju's own images \(jujud-operator, juju-db, charm-base\) are not carried; give --juju-version X\.Y\.Z .* or --no-juju-images/)]);
+    expect(planned.warnings).toEqual([expect.stringMatching(/^juju not found \(looked for "juju" on PATH\): Juju's own images \(jujud-operator, juju-db, charm-base\) are not carried; give --juju-version X\.Y\.Z .* or --no-juju-images/)]);
+    vi.unstubAllEnvs();
+    await expect(plan(file, { jujuPath: join(tmp.path, 'no-such-juju') })).rejects.toThrow(/^--juju .*no-such-juju: juju not found/);
   });
 
   it('a juju whose version airgap does not know stops the plan with what to do; a bad --juju-version is a usage error before anything runs', async () => {

@@ -5,6 +5,7 @@
  * references. The lock records each with its reason; `--list --json` shows it; load puts them at
  * REG/jujusolutions/..., where the controller's caas-image-repo points, with the digests collected.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,8 @@ const manifest = (channel: string): string => `bases:\n- name: ubuntu\n  channel
 
 beforeAll(async () => {
   tmp = await makeTempDir('airgap-juju-images-e2e-');
+  // A PATH with no juju on it, whatever this machine has installed.
+  await mkdir(join(tmp.path, 'empty-bin'));
   [upstream, privateRegistry] = await Promise.all([startRegistry(), startRegistry()]);
   // Where --mirror docker.io=HOST/docker.io looks: HOST/docker.io/jujusolutions/NAME:TAG. The release's own image too.
   const images = await seedImages(`http://${upstream.host}`, [
@@ -59,9 +62,9 @@ afterAll(async () => {
   await tmp?.remove();
 });
 
-function collect(out: string, ...extra: string[]): Promise<CliResult> {
+function collect(out: string, env: NodeJS.ProcessEnv, ...extra: string[]): Promise<CliResult> {
   return runAirgap(['collect', releaseFile, '-o', out, '--plain-http', upstream.host, '--mirror', `docker.io=${upstream.host}/docker.io`, ...extra], {
-    env: { HOME: tmp.path, DOCKER_CONFIG: join(tmp.path, 'docker') },
+    env: { HOME: tmp.path, DOCKER_CONFIG: join(tmp.path, 'docker'), ...env },
   });
 }
 
@@ -75,7 +78,7 @@ describe('collect carries the Juju images of the online juju', () => {
 
   beforeAll(async () => {
     out = join(tmp.path, 'carried');
-    const result = await collect(out, '--juju', JUJU);
+    const result = await collect(out, {}, '--juju', JUJU);
     if (result.code !== 0) throw new Error(result.stderr);
     expect(result.stderr).toBe('');
     lock = await lockOf(out);
@@ -110,7 +113,7 @@ describe('collect carries the Juju images of the online juju', () => {
 
 describe('collect --list --json shows them with their reason and where they are pulled from', () => {
   it('lists each Juju image after the release\'s own, with pullFrom through the mirror and no sources', async () => {
-    const result = await collect(join(tmp.path, 'not-written'), '--juju', JUJU, '--list', '--json');
+    const result = await collect(join(tmp.path, 'not-written'), {}, '--juju', JUJU, '--list', '--json');
     expect(result.code).toBe(0);
     const listed = (JSON.parse(result.stdout) as { images: ListedImage[] }).images;
     expect(listed.map((i) => i.path)).toEqual(['team/app:1.0', 'jujusolutions/jujud-operator:3.4.0', 'jujusolutions/juju-db:4.4', 'jujusolutions/charm-base:ubuntu-22.04']);
@@ -119,7 +122,7 @@ describe('collect --list --json shows them with their reason and where they are 
       pullFrom: [`${upstream.host}/docker.io/jujusolutions/jujud-operator:3.4.0`], sources: [],
       reason: 'the Juju 3.4.0 controller, and the init container of every charm\'s pod',
     });
-    const text = await collect(join(tmp.path, 'not-written'), '--juju', JUJU, '--list');
+    const text = await collect(join(tmp.path, 'not-written'), {}, '--juju', JUJU, '--list');
     expect(text.stdout).toContain(`${HUB}/charm-base:ubuntu-22.04  (pulled from ${upstream.host}/docker.io/jujusolutions/charm-base:ubuntu-22.04)\n    added by airgap: the charm container of every sidecar charm on ubuntu 22.04: app_r1.charm\n`);
   });
 });
@@ -127,24 +130,32 @@ describe('collect --list --json shows them with their reason and where they are 
 describe('where the version comes from', () => {
   it('--juju-version wins over juju version', async () => {
     const out = join(tmp.path, 'given');
-    const result = await collect(out, '--juju', JUJU, '--juju-version', '3.5.1', '--json');
+    const result = await collect(out, {}, '--juju', JUJU, '--juju-version', '3.5.1', '--json');
     if (result.code !== 0) throw new Error(result.stderr);
     const summary = JSON.parse(result.stdout) as { images: { path: string; digest: string; reason?: string }[] };
     const operator = summary.images.find((i) => i.path.startsWith('jujusolutions/jujud-operator:'));
     expect(operator).toMatchObject({ path: 'jujusolutions/jujud-operator:3.5.1', digest: seeded.get(`${HUB}/jujud-operator:3.5.1`), reason: expect.stringContaining('Juju 3.5.1') });
   });
 
-  it('no juju and no --juju-version: the release is collected, with a warning that names the flag, and no Juju image', async () => {
+  it('no juju on PATH and no --juju-version: the release is collected, with a warning that names the flag, and no Juju image', async () => {
     const out = join(tmp.path, 'no-juju');
-    const result = await collect(out, '--juju', join(tmp.path, 'bin', 'juju'));
+    const result = await collect(out, { PATH: join(tmp.path, 'empty-bin') });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^warning: juju not found \(looked for .*\/bin\/juju\): Juju's own images \(jujud-operator, juju-db, charm-base\) are not carried; give --juju-version X\.Y\.Z/m);
+    expect(result.stderr).toMatch(/^warning: juju not found \(looked for "juju" on PATH\): Juju's own images \(jujud-operator, juju-db, charm-base\) are not carried; give --juju-version X\.Y\.Z/m);
     expect((await lockOf(out)).images.map((i) => i.path)).toEqual(['team/app:1.0']);
+  });
+
+  it('a --juju that is not there: one line saying so, nothing written', async () => {
+    const out = join(tmp.path, 'bad-juju');
+    const result = await collect(out, {}, '--juju', join(tmp.path, 'bin', 'juju'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: --juju .*\/bin\/juju: juju not found/);
+    expect(existsSync(join(out, 'airgap-lock.json'))).toBe(false);
   });
 
   it('--no-juju-images: none, and no warning', async () => {
     const out = join(tmp.path, 'none');
-    const result = await collect(out, '--juju', join(tmp.path, 'bin', 'juju'), '--no-juju-images');
+    const result = await collect(out, { PATH: join(tmp.path, 'empty-bin') }, '--no-juju-images');
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect((await lockOf(out)).images.map((i) => i.path)).toEqual(['team/app:1.0']);
