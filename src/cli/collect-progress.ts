@@ -172,6 +172,9 @@ export function plainCollectRenderer(writeLine: (line: string) => void): Collect
         case 'images-resolved':
           firstWrite = Date.now();
           break;
+        case 'referrers-found':
+          write(`referrers of ${event.path}: ${event.referrers}`);
+          break;
         case 'image-written':
           write(`written ${event.path}`);
           break;

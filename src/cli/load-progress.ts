@@ -116,6 +116,9 @@ export function plainLoadRenderer(writeLine: (line: string) => void): LoadRender
         case 'image-pushed':
           write(`pushed ${event.reference} ${event.digest}`);
           break;
+        case 'referrer':
+          write(`${event.how === 'pushed' ? 'pushed' : 'present'} referrer ${event.reference}${event.reference.includes('@') ? '' : ` ${event.digest}`} of ${event.of}`);
+          break;
         case 'charm':
           write(`unpacked ${event.file} ${formatBytes(event.size)}`);
           break;

@@ -18,6 +18,7 @@ export interface CollectCommandOptions {
   caFile: string[];
   plainHttp: string[];
   perImage: boolean;
+  withReferrers?: boolean;
   includeTool?: boolean;
   toolPlatform?: string[];
   username?: string;
@@ -27,6 +28,9 @@ export interface CollectCommandOptions {
   mirror?: string[];
   charmhubUrl?: string;
   juju?: string;
+  jujuVersion?: string;
+  /** false with --no-juju-images. */
+  jujuImages?: boolean;
   allowOutside?: boolean;
 }
 
@@ -35,6 +39,7 @@ function listingText(listing: ReleaseListing): string {
   for (const image of listing.images) {
     const via = image.pullFrom.length === 1 && image.pullFrom[0] === image.upstream ? '' : `  (pulled from ${image.pullFrom.join(', then ')})`;
     lines.push(`${image.reference}${via}`);
+    if (image.reason !== undefined) lines.push(`    added by airgap: ${image.reason}`);
     for (const s of image.sources) {
       lines.push(`    ${s.applications === undefined ? '' : `${s.applications.join(', ')}: `}${s.file}${s.line === undefined ? '' : `:${s.line}`} ${s.key}`);
     }
@@ -80,6 +85,8 @@ export async function collectCommand(release: string | undefined, options: Colle
     mirrors: options.mirror ?? [],
     ...(options.charmhubUrl === undefined ? {} : { charmhubUrl: options.charmhubUrl }),
     ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    ...(options.jujuVersion === undefined ? {} : { jujuVersion: options.jujuVersion }),
+    ...(options.jujuImages === false ? { jujuImages: false } : {}),
     signal: io.signal,
   };
   if (options.list === true) {
@@ -111,6 +118,7 @@ export async function collectCommand(release: string | undefined, options: Colle
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
+      withReferrers: options.withReferrers === true,
       ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
       onEvent: (event) => {
         if (event.type === 'warning') warnings.push(event.message);
@@ -121,7 +129,7 @@ export async function collectCommand(release: string | undefined, options: Colle
   if (options.json) {
     io.stdout(`${JSON.stringify({
       lock: result.lockPath,
-      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms })),
+      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms, ...(i.reason === undefined ? {} : { reason: i.reason }), ...(i.referrers === undefined ? {} : { referrers: i.referrers }) })),
       archives: { images: result.images, charms: result.charms },
       ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
       uniqueBlobBytes: result.uniqueBlobBytes,
@@ -130,8 +138,9 @@ export async function collectCommand(release: string | undefined, options: Colle
     return;
   }
   if (io.isTty) for (const w of warnings) io.stderr(`warning: ${printable(w)}\n`);
+  const referrers = result.lock.images.reduce((n, i) => n + (i.referrers?.length ?? 0), 0);
   io.stdout(
-    `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
+    `Collected ${result.lock.images.length} images${options.withReferrers === true ? ` with ${referrers} referrers` : ''} (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms\n` +
       `  ${printable(result.images.path)}  ${formatBytes(result.images.size)}\n` +
       `  ${printable(result.charms.path)}  ${formatBytes(result.charms.size)}` +
       `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +

@@ -53,7 +53,7 @@ export async function loadCommand(source: string | undefined, options: LoadComma
   for (const w of result.warnings) if (io.isTty) io.stderr(`warning: ${printable(w)}\n`);
   const present = result.images.filter((i) => i.alreadyPresent).length;
   io.stdout(
-    `Loaded ${result.images.length} images into ${options.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
+    `Loaded ${result.images.length} images${result.referrers.length === 0 ? '' : ` and ${result.referrers.length} referrers`} into ${options.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
       `${present > 0 ? ` (${present} already there)` : ''}: ${result.uploadedBlobs} blobs uploaded (${formatBytes(result.uploadedBytes)}), ` +
       `${result.mountedBlobs} mounted, ${result.skippedBlobs} already present\n` +
       `  ${printable(result.imagesMap)}\n` +
