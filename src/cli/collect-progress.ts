@@ -1,6 +1,6 @@
 import { Listr, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
 import type { CollectEvent } from '../collect/events.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import { printable } from '../util/printable.ts';
 
 /** A promise that an event settles, for a listr2 task that mirrors a step of the library's work. */

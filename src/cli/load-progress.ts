@@ -1,5 +1,5 @@
 import { Listr, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer, type DefaultRenderer, type SimpleRenderer } from 'listr2';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import type { LoadEvent } from '../load/events.ts';
 import { printable } from '../util/printable.ts';
 

@@ -6,7 +6,7 @@ import { listRelease, type ReleaseListing } from '../collect/list.ts';
 import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, type ToolPlatform } from '../collect/tool-files.ts';
 import { UsageError } from '../errors.ts';
 import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';

@@ -1,5 +1,5 @@
 import { listrLoadRenderer, plainLoadRenderer, type LoadRenderer } from '../cli/load-progress.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import { load, type LoadResult } from '../load/load.ts';
 import { loadViaDocker, type DockerLoadResult } from '../load/via-docker.ts';
 import type { LoadEvent } from '../load/events.ts';

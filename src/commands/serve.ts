@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import type { ServeEvent } from '../serve/events.ts';
 import { startServer } from '../serve/server.ts';
 import { ERASE_LINE, printable } from '../util/printable.ts';

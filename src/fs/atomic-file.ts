@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AirgapError } from '../errors.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 
 /**
  * A file written under a temporary name beside its final one and renamed only when complete, so an
@@ -68,16 +69,4 @@ export async function describeWriteFailure(err: unknown, path: string, bytesNeed
     return new AirgapError(`cannot write ${path}: permission denied`, { cause: err, hint: 'choose a writable directory with -o' });
   }
   return undefined;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  // Compare the figure as shown, so 999_999 B reads 1.0 MB and not 1000.0 KB.
-  while (unit < units.length - 1 && Number(value.toFixed(unit === 0 ? 0 : 1)) >= 1000) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

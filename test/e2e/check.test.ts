@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap, type CliResult } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { REGISTRY_BINARY, startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { freePort, sleep, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { freePort, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { startStandInKubeApiServer, type StandInKubeApiServer } from '../stand-ins/kube-apiserver.ts';
 

@@ -9,6 +9,7 @@ import { pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 // A real registry behind a proxy that breaks things on purpose.
 let tmp: TempDir;
@@ -105,8 +106,8 @@ describe('collect through faults', () => {
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       // Interrupt once layer bytes are flowing.
-      for (let i = 0; i < 200 && !proxy.requests.some((r) => /blobs/.test(r.url) && r.status === 200); i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 200 && !proxy.requests.some((r) => /blobs/.test(r.url) && r.status === 200); i++) await sleep(50);
+      await sleep(300);
       child.kill('SIGINT');
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect(code).toBe(130);

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AIRGAP_BIN } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { buildOciLayout, type BuiltImage } from '../support/images.ts';
-import { CommandError, run, sleep, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { CommandError, run, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 
 // The rendered hosts.toml proven by real containerd (Debian's), in a network namespace of this test's own with

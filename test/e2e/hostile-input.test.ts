@@ -10,6 +10,7 @@ import { AIRGAP_BIN, runAirgap } from '../support/airgap-cli.ts';
 import { freePort } from '../support/process.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { aliasBomb, aliasHeavyManifests } from '../support/yaml-bombs.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 // Hostile input of issue 16 through the real CLI. A 999-byte YAML alias bomb once hung collect and deploy,
 // and Ctrl-C could not stop them; raw escape, NUL and newline bytes of archive member names reached the
@@ -100,7 +101,7 @@ describe('Ctrl-C during the scan of a large alias-heavy file', () => {
       return Number(fields[11]) + Number(fields[12]);
     };
     const parsingFrom = (await cpuTicks()) + 20;
-    while ((await cpuTicks()) < parsingFrom) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await cpuTicks()) < parsingFrom) await sleep(5);
     const interruptedAt = performance.now();
     child.kill('SIGINT');
     const code = await closed;

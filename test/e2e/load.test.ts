@@ -14,6 +14,7 @@ import { writeTestCharm } from '../support/charm.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import type { Lock } from '../../src/lock.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 const PLACEHOLDER = '172.17.0.2:5000';
 const USER = 'loader';
@@ -271,7 +272,7 @@ describe('airgap load after kill -9', () => {
       expect(collect.code).toBe(0);
       // Slow uploads through the proxy (request bodies are not paced, so pace by failing nothing and killing early).
       const child = spawn(process.execPath, [AIRGAP_BIN, 'load', dir, '--registry', proxy.host, '--plain-http', proxy.host], { stdio: 'ignore' });
-      for (let i = 0; i < 400 && !proxy.requests.some((r) => r.method === 'PUT' && /blobs\/uploads/.test(r.url) && r.status === 201); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 400 && !proxy.requests.some((r) => r.method === 'PUT' && /blobs\/uploads/.test(r.url) && r.status === 201); i++) await sleep(10);
       child.kill('SIGKILL');
       await new Promise((r) => child.on('close', r));
       expect(proxy.requests.some((r) => r.method === 'PUT' && /manifests\/1$/.test(r.url))).toBe(false);

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirgapError } from '../../src/errors.ts';
-import { AtomicFile, describeWriteFailure, formatBytes } from '../../src/fs/atomic-file.ts';
+import { AtomicFile, describeWriteFailure } from '../../src/fs/atomic-file.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 
 let tmp: TempDir;
@@ -131,28 +131,5 @@ describe('describeWriteFailure', () => {
     ['undefined', undefined],
   ])('leaves %s to the caller', async (_name, err) => {
     expect(await describeWriteFailure(err, '/tmp/x.tar.gz', 10)).toBeUndefined();
-  });
-});
-
-describe('formatBytes', () => {
-  it.each([
-    [0, '0 B'],
-    [1, '1 B'],
-    [999, '999 B'],
-    [1000, '1.0 KB'],
-    [1024, '1.0 KB'],
-    [1500, '1.5 KB'],
-    [64 * 1024, '65.5 KB'],
-    [1_000_000, '1.0 MB'],
-    [2_818_413, '2.8 MB'],
-    [1_000_000_000, '1.0 GB'],
-    [3_400_000_000, '3.4 GB'],
-    [1e12, '1.0 TB'],
-    [2.5e15, '2500.0 TB'],
-    // Rounding must not show a four-digit figure of the smaller unit.
-    [999_999, '1.0 MB'],
-    [999_960_000, '1.0 GB'],
-  ])('%d -> %s', (bytes, text) => {
-    expect(formatBytes(bytes)).toBe(text);
   });
 });

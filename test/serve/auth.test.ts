@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { bcryptHtpasswdLine } from '../support/registry.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 // --htpasswd on the HTTP level: the bearer challenge and the registry's own token endpoint, who gets through with
 // and without --anonymous-pull, what the log says (the user, never a password), the start-up refusals, and a users
@@ -162,7 +163,7 @@ describe('start-up checks', () => {
       // The file is looked at again at most every 2 s: wait for the change to be seen, with no deadline of our own.
       for (;;) {
         if ((await fetch(`${server.url}/v2/`, { headers: basic('dave', 'daves') })).status === 200) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
       }
       expect((await fetch(`${server.url}/v2/`, { headers: basic('alice', PASSWORD) })).status).toBe(401);
     } finally {
