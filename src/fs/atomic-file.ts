@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm, statfs } from 'node:fs/promises';
+import { open, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AirgapError } from '../errors.ts';
 import { formatBytes } from '../util/format-bytes.ts';
@@ -13,10 +13,11 @@ export class AtomicFile {
   readonly tempPath: string;
   #stream: WriteStream | undefined;
 
-  constructor(path: string) {
+  /** `tempPath`, on the same file system, for a caller that sweeps its own temporary files (serve's store). */
+  constructor(path: string, tempPath?: string) {
     this.path = path;
     // The pid keeps two concurrent runs from sharing a temp file; the dot hides it from casual `ls`.
-    this.tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+    this.tempPath = tempPath ?? join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
   }
 
   stream(): WriteStream {
@@ -33,6 +34,20 @@ export class AtomicFile {
       await handle.close();
     }
     await rename(this.tempPath, this.path);
+  }
+
+  /**
+   * The whole file at once (a lock, a bundle, a map): written, flushed and moved into place; on any failure
+   * the temporary file is removed before the error goes on, so nothing of the attempt is left behind.
+   */
+  async writeText(content: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
+    try {
+      await writeFile(this.tempPath, content, options.mode === undefined ? {} : { mode: options.mode });
+      await this.commit();
+    } catch (err: unknown) {
+      await this.discard();
+      throw err;
+    }
   }
 
   async discard(): Promise<void> {

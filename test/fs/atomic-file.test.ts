@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirgapError } from '../../src/errors.ts';
@@ -44,6 +44,44 @@ describe('AtomicFile', () => {
     await file.commit();
     expect(await readdir(dir)).toEqual(['airgap-lock.json']);
     expect(await readFile(join(dir, 'airgap-lock.json'), 'utf8')).toBe('{"name":"kubeflow"}\n');
+  });
+
+  it('writeText: the whole file at once, with the mode asked for, and no temporary file left', async () => {
+    const dir = await freshDir();
+    const path = join(dir, 'hosts.toml');
+    await new AtomicFile(path).writeText('server = "https://reg.local"\n', { mode: 0o640 });
+    expect(await readdir(dir)).toEqual(['hosts.toml']);
+    expect(await readFile(path, 'utf8')).toBe('server = "https://reg.local"\n');
+    expect((await stat(path)).mode & 0o777).toBe(0o640 & ~process.umask());
+  });
+
+  it('writeText: a failed move into place removes the temporary file and leaves what was there', async () => {
+    const dir = await freshDir();
+    // A directory that is not empty under the final name: rename(2) refuses to replace it.
+    const path = join(dir, 'airgap-lock.json');
+    await mkdir(path);
+    await writeFile(join(path, 'keep'), 'kept');
+    const err = await new AtomicFile(path).writeText('{}\n').catch((e: unknown) => e);
+    expect((err as NodeJS.ErrnoException).code).toMatch(/^(EISDIR|ENOTEMPTY|EEXIST)$/);
+    expect(await readdir(dir)).toEqual(['airgap-lock.json']);
+    expect(await readdir(path)).toEqual(['keep']);
+  });
+
+  it('writeText: a write that fails leaves nothing, under either name', async () => {
+    const dir = await freshDir();
+    const err = await new AtomicFile(join(dir, 'gone', 'bundle.airgap.yaml')).writeText('applications: {}\n').catch((e: unknown) => e);
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('takes a temporary name of the caller\'s, for a caller that sweeps its own', async () => {
+    const dir = await freshDir();
+    await mkdir(join(dir, 'tmp'));
+    const file = new AtomicFile(join(dir, 'index.json'), join(dir, 'tmp', 'w1'));
+    expect(file.tempPath).toBe(join(dir, 'tmp', 'w1'));
+    await file.writeText('{"schemaVersion":2}\n');
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+    expect(await readFile(join(dir, 'index.json'), 'utf8')).toBe('{"schemaVersion":2}\n');
   });
 
   it('replaces an existing file on commit', async () => {
