@@ -123,6 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('-m, --model <name>', 'the Juju model')
     .option('--set <app.option=value>', 'set a charm option (repeatable), e.g. istio-ingressgateway.gateway_service_type=LoadBalancer', repeatable, [])
     .option('--timeout <duration>', 'how long to wait for every application to be active, and for the manifests\' rollouts', '30m')
+    .option('--poll-interval <duration>', 'how often to ask Juju for the model\'s status (default 5s) and Kubernetes for the rollouts (default 2s)')
     .option('--juju <path>', 'the juju executable (default: juju on PATH)')
     .option('--kubeconfig <file>', 'kubeconfig for the Kubernetes manifests (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context (default: its current-context)')

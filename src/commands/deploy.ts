@@ -23,6 +23,7 @@ export interface DeployCommandOptions {
   model?: string;
   set: string[];
   timeout: string;
+  pollInterval?: string;
   juju?: string;
   json: boolean;
   context?: string;
@@ -54,19 +55,28 @@ function cloud(value: string | undefined): Cloud | undefined {
   return found;
 }
 
-/** `30m`, `1h30m`, `90s`, `45` (seconds): how long to wait for the model to settle. */
-export function parseDuration(text: string): number {
+/** `30m`, `1h30m`, `90s`, `500ms`, `45` (seconds), as `flag` takes it: --timeout, --poll-interval. */
+export function parseDuration(flag: string, text: string): number {
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
   let total = 0;
   let rest = text;
   while (rest !== '') {
     const match = /^(\d+(?:\.\d+)?)(ms|h|m|s)/.exec(rest);
-    if (match === null) throw new UsageError(`--timeout ${text}: expected a duration like 30m, 1h30m or 90s`);
+    if (match === null) throw new UsageError(`${flag} ${text}: expected a duration like 30m, 1h30m or 90s`);
     total += Number(match[1]) * (units[match[2] ?? 's'] ?? 1000);
     rest = rest.slice(match[0].length);
   }
   return total;
+}
+
+/** Below this, `juju status` would run back to back: a poll costs Juju's controller a full status walk. */
+const MIN_POLL_MS = 100;
+
+function pollInterval(text: string): number {
+  const ms = parseDuration('--poll-interval', text);
+  if (ms < MIN_POLL_MS) throw new UsageError(`--poll-interval ${text}: expected ${MIN_POLL_MS}ms or more`);
+  return ms;
 }
 
 function shellWord(word: string): string {
@@ -120,7 +130,8 @@ export async function deployCommand(target: string | undefined, options: DeployC
     strict: options.strict,
     ...(options.model === undefined ? {} : { model: options.model }),
     sets: options.set,
-    timeoutMs: parseDuration(options.timeout),
+    timeoutMs: parseDuration('--timeout', options.timeout),
+    ...(options.pollInterval === undefined ? {} : { pollMs: pollInterval(options.pollInterval) }),
     ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
     kubernetes: {
       kubeconfig: options.kubeconfig,

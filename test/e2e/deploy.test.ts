@@ -42,7 +42,7 @@ async function standInJuju(mode: string, seed: object = { model: 'kubeflow' }, c
 }
 
 function deploy(args: string[], juju: Juju, registry = privateRegistry): Promise<CliResult> {
-  return runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--lock', join(carried, 'airgap-lock.json'), ...args], { env: juju.env });
+  return runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--lock', join(carried, 'airgap-lock.json'), '--poll-interval', '100ms', ...args], { env: juju.env });
 }
 
 beforeAll(async () => {
@@ -210,6 +210,16 @@ describe('airgap deploy refuses bad input', () => {
     const result = await runAirgap(['deploy', join(dir, 'images.txt'), '--registry', privateRegistry.host]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('an image list: there is nothing to deploy');
+  });
+
+  it('a --poll-interval that is not a duration, or so short that juju status would run back to back', async () => {
+    const juju = await standInJuju('settle');
+    for (const [value, message] of [['soon', '--poll-interval soon: expected a duration like 30m, 1h30m or 90s'], ['10ms', '--poll-interval 10ms: expected 100ms or more']] as const) {
+      const result = await deploy(['--poll-interval', value], juju);
+      expect(result.code, value).toBe(2);
+      expect(result.stderr.trim(), value).toBe(`error: ${message}`);
+    }
+    expect(await juju.calls()).toEqual([]);
   });
 
   it('no placeholder given or found', async () => {

@@ -272,7 +272,7 @@ describe('the 1.8 release end to end: collect -> load -> deploy', () => {
     const charms = join(offline, 'charms');
     const juju = await standIn(charms);
     const deploy = (args: string[] = []): Promise<CliResult> =>
-      runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--plain-http', privateRegistry.host, '--lock', join(carried, 'airgap-lock.json'), '--charms-dir', charms, '--timeout', '120s', ...args], { env: juju.env });
+      runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--plain-http', privateRegistry.host, '--lock', join(carried, 'airgap-lock.json'), '--charms-dir', charms, '--timeout', '120s', '--poll-interval', '100ms', ...args], { env: juju.env });
     const result = await deploy();
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
