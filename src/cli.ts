@@ -1,12 +1,13 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { collectCommand } from './commands/collect.ts';
+import type { CheckCommandOptions } from './commands/check.ts';
+import type { CollectCommandOptions } from './commands/collect.ts';
+import type { ConfigCommandOptions } from './commands/config.ts';
+import type { DeployCommandOptions } from './commands/deploy.ts';
+import type { InitCommandOptions } from './commands/init.ts';
 import type { CommandIo } from './commands/io.ts';
-import { loadCommand } from './commands/load.ts';
-import { deployCommand } from './commands/deploy.ts';
-import { checkCommand } from './commands/check.ts';
-import { serveCommand } from './commands/serve.ts';
-import { CONFIG_KINDS, configCommand } from './commands/config.ts';
-import { initCommand } from './commands/init.ts';
+import type { LoadCommandOptions } from './commands/load.ts';
+import type { ServeCommandOptions } from './commands/serve.ts';
+import { CONFIG_KINDS, type ConfigKind } from './config/kinds.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import { parseByteSize } from './cli/byte-size.ts';
 import { CancelledError, UsageError } from './errors.ts';
@@ -29,7 +30,11 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-/** The whole program: argv in, exit code out. Only this file's caller touches process.exit. */
+/**
+ * The whole program: argv in, exit code out. Only this file's caller touches process.exit. Each command's
+ * module is imported when that command runs: `airgap load` does not pay at every start for serve, check or
+ * config (a third of the start-up time of a short command).
+ */
 export async function main(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
   let interrupted = false;
@@ -82,7 +87,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--username <user>', 'user for the registry the release pulls from (with --password-stdin); otherwise ~/.docker/config.json')
     .option('--password-stdin', 'read that registry\'s password from standard input', false)
     .option('--json', 'print a machine-readable summary on stdout', false)
-    .action(async (release: string, options: Parameters<typeof collectCommand>[1]) => {
+    .action(async (release: string, options: CollectCommandOptions) => {
+      const { collectCommand } = await import('./commands/collect.ts');
       await collectCommand(release, options, io);
     });
 
@@ -101,7 +107,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--no-lock', 'load an archive that has no airgap-lock.json beside it (only blob digests are then checked)')
     .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 32MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
     .option('--json', 'print a machine-readable summary on stdout', false)
-    .action(async (source: string, options: Parameters<typeof loadCommand>[1]) => {
+    .action(async (source: string, options: LoadCommandOptions) => {
+      const { loadCommand } = await import('./commands/load.ts');
       await loadCommand(source, options, io);
     });
 
@@ -133,7 +140,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--internal-services <cloud>', 'annotate LoadBalancer Services as internal-only for this cloud').choices(['aws', 'gcp', 'azure']))
     .addOption(new Option('--service-type <type>', 'turn LoadBalancer Services into this type').choices(['NodePort']))
     .option('--json', 'print a machine-readable summary on stdout', false)
-    .action(async (target: string, options: Parameters<typeof deployCommand>[1]) => {
+    .action(async (target: string, options: DeployCommandOptions) => {
+      const { deployCommand } = await import('./commands/deploy.ts');
       await deployCommand(target, options, io);
     });
 
@@ -149,7 +157,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--htpasswd <file>', 'ask for a user: HTTP basic auth against this htpasswd file of bcrypt entries (htpasswd -B)')
     .option('--anonymous-pull', 'with --htpasswd: anyone may pull; pushes and deletes still need a user', false)
     .option('--insecure-auth', 'with --htpasswd: allow it over plain HTTP (passwords cross the network in clear)', false)
-    .action(async (source: string | undefined, options: Parameters<typeof serveCommand>[1]) => {
+    .action(async (source: string | undefined, options: ServeCommandOptions) => {
+      const { serveCommand } = await import('./commands/serve.ts');
       await serveCommand(source, options, io);
     });
 
@@ -169,7 +178,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--gpus', 'require nvidia.com/gpu capacity and GPU node labels', false)
     .option('--containerd-config <dir>', 'a certs.d directory (airgap config containerd|microk8s -o DIR): does its hosts.toml name the registry and the CA it needs')
     .option('--json', 'print the results as JSON on stdout', false)
-    .action(async (options: Parameters<typeof checkCommand>[0]) => {
+    .action(async (options: CheckCommandOptions) => {
+      const { checkCommand } = await import('./commands/check.ts');
       await checkCommand(options, io);
     });
 
@@ -198,7 +208,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--cloud <name>', 'juju: the Kubernetes cloud to bootstrap (default microk8s)')
     .option('--controller <name>', 'juju: the controller name')
     .option('--username <user>', 'juju: the registry user (the script reads the password from AIRGAP_REGISTRY_PASSWORD)')
-    .action(async (kind: (typeof CONFIG_KINDS)[number], options: Parameters<typeof configCommand>[1]) => {
+    .action(async (kind: ConfigKind, options: ConfigCommandOptions) => {
+      const { configCommand } = await import('./commands/config.ts');
       await configCommand(kind, options, io);
     });
 
@@ -212,7 +223,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--placeholder <host[:port]>', 'the host that stands for the private registry (default: guessed from the references)')
     .option('--force', 'replace an existing file', false)
     .option('--json', 'print a machine-readable summary', false)
-    .action(async (release: string | undefined, options: Parameters<typeof initCommand>[1]) => {
+    .action(async (release: string | undefined, options: InitCommandOptions) => {
+      const { initCommand } = await import('./commands/init.ts');
       await initCommand(release, options, io);
     });
 

@@ -6,10 +6,9 @@ import { writeRendering, type Rendering } from '../config/rendered.ts';
 import { renderSkyPilot, type SkyPilotPortMode } from '../config/skypilot.ts';
 import { UsageError } from '../errors.ts';
 import type { Cloud } from '../kube/transforms.ts';
+import type { ConfigKind } from '../config/kinds.ts';
 import type { CommandIo } from './io.ts';
 
-export const CONFIG_KINDS = ['containerd', 'microk8s', 'skypilot', 'registry', 'juju'] as const;
-export type ConfigKind = (typeof CONFIG_KINDS)[number];
 
 export interface ConfigCommandOptions {
   registry: string;

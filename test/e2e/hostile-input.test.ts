@@ -136,7 +136,8 @@ describe('a hostile archive member name', () => {
     await truncatedArchive(archive, HOSTILE);
     const temp = join(dir, 'tmp');
     await mkdir(temp);
-    const result = await runAirgap(['serve', archive, '--listen', `127.0.0.1:${await freePort()}`], { env: { TMPDIR: temp } });
+    // Node's compile cache, which is not serve's, keeps its directory elsewhere: the temporary directory is serve's alone.
+    const result = await runAirgap(['serve', archive, '--listen', `127.0.0.1:${await freePort()}`], { env: { TMPDIR: temp, NODE_COMPILE_CACHE: join(dir, 'compile-cache') } });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
