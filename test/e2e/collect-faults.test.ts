@@ -7,17 +7,16 @@ import { AIRGAP_BIN, runAirgap } from '../support/airgap-cli.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
 import { sleep } from '../../src/util/sleep.ts';
 
 // A real registry behind a proxy that breaks things on purpose.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-faults-');
 let registry: RunningRegistry;
 let pushed: PushedImage[];
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-faults-');
   registry = await startRegistry();
   pushed = await pushTestImages(registry, [
     { repository: 'faults/big', tag: '1', layers: [{ seed: 'big-1', sizeBytes: 3_000_000, files: 3 }, { seed: 'big-2', sizeBytes: 2_000_000 }] },
@@ -26,7 +25,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
-  await tmp?.remove();
 });
 
 async function imageList(name: string, host: string): Promise<{ dir: string; list: string }> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vi
 import { AIRGAP_BIN, runAirgap, runCommand, type CliResult } from '../support/airgap-cli.ts';
 import { pushTestImages } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { CHARMS_ARCHIVE, IMAGES_ARCHIVE } from '../../src/collect/collect.ts';
 import { LOCK_FILE_NAME, type Lock } from '../../src/lock.ts';
 import { settleConcurrently } from '../../src/util/concurrency.ts';
@@ -27,7 +27,7 @@ const TRACED_ENV = {
   NODE_DISABLE_COMPILE_CACHE: '1',
 };
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-output-set-');
 let registry: RunningRegistry;
 /** The release of the earlier output, the release collected over it, and one that fails once the output directory is opened. */
 let oldRelease: string;
@@ -36,10 +36,7 @@ let brokenRelease: string;
 /** A copy of the earlier output, put back before each run. */
 let earlier: string;
 let earlierHashes: Record<string, string>;
-let serial = 0;
-
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-output-set-');
   registry = await startRegistry();
   await pushTestImages(registry, [
     { repository: 'set/a', tag: '1', layers: [{ seed: 'set-a', sizeBytes: 200_000 }] },
@@ -62,7 +59,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
-  await tmp?.remove();
 });
 
 async function sha256(file: string): Promise<string> {
@@ -100,7 +96,7 @@ type Syscall = (typeof SYSCALLS)[number];
 /** How many times an uninterrupted collect of the new release calls each syscall, from one traced run. */
 async function countCalls(fresh: boolean): Promise<Record<Syscall, number>> {
   const out = await outputDir(fresh);
-  const log = join(tmp.path, `strace-${serial++}.log`);
+  const log = join(await tmp.dir('strace'), 'strace.log');
   const result = await runCommand('strace', ['-f', '-qq', '-o', log, '-e', `trace=${SYSCALLS.join(',')}`, process.execPath, AIRGAP_BIN, 'collect', newRelease, '-o', out, '--plain-http', registry.host], { env: TRACED_ENV });
   expect(result.code, result.stderr).toBe(0);
   // Counted per thread and per syscall, as the injection counts them.
@@ -127,9 +123,8 @@ function callsOf(fresh: boolean): Promise<Record<Syscall, number>> {
 }
 
 async function outputDir(fresh: boolean): Promise<string> {
-  const out = join(tmp.path, `out-${serial++}`);
-  if (fresh) await mkdir(out);
-  else await cp(earlier, out, { recursive: true });
+  const out = await tmp.dir('out');
+  if (!fresh) await cp(earlier, out, { recursive: true });
   return out;
 }
 

@@ -5,10 +5,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AIRGAP_BIN, runAirgap } from '../support/airgap-cli.ts';
 import { freePort } from '../support/process.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { aliasBomb, aliasHeavyManifests } from '../support/yaml-bombs.ts';
 import { sleep } from '../../src/util/sleep.ts';
 
@@ -21,26 +21,10 @@ const ESCAPED = '\\u001b]0;pwned\\u0007\\u001b[2J\\u0000\\nerror: forged line \\
 // What acts on a terminal: C0 but the newline that ends our lines, DEL, C1, bidirectional controls.
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
-let tmp: TempDir;
-let serial = 0;
-
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-hostile-');
-});
-
-afterAll(async () => {
-  await tmp?.remove();
-});
-
-async function caseDir(): Promise<string> {
-  const dir = join(tmp.path, `case-${serial++}`);
-  await mkdir(dir);
-  return dir;
-}
-
+const tmp = useTempDir('airgap-hostile-');
 describe('an alias bomb', () => {
   it('is refused by collect with one line naming the file and line, and nothing is written', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const bomb = join(dir, 'bomb.yaml');
     await writeFile(bomb, aliasBomb());
     const result = await runAirgap(['collect', bomb, '-o', join(dir, 'out')], { cwd: dir });
@@ -54,7 +38,7 @@ describe('an alias bomb', () => {
   });
 
   it('is refused by deploy before anything is rewritten, proved or deployed', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     await writeFile(join(dir, 'airgap.yaml'), 'name: bomb\nplaceholder: 172.17.0.2:5000\nmanifests: [k8s.yaml]\n');
     await writeFile(join(dir, 'k8s.yaml'), aliasBomb());
     // Port 9 (discard) on loopback: were the registry ever asked, the error would say so.
@@ -72,7 +56,7 @@ describe('an alias bomb', () => {
 
 describe('Ctrl-C during the scan of a large alias-heavy file', () => {
   it('stops collect with exit 130 within a second, leaving nothing', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const release = join(dir, 'big.yaml');
     // About 10 MB of Deployments sharing blocks through aliases, the bomb last: seconds of parsing, so the
     // interrupt lands in the middle, and an interrupt that were not honoured would end in the bomb's error.
@@ -131,7 +115,7 @@ async function truncatedArchive(file: string, name: string): Promise<void> {
 
 describe('a hostile archive member name', () => {
   it('serve: one error line with the name escaped; nothing left in the temporary directory', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const archive = join(dir, 'images.tar.gz');
     await truncatedArchive(archive, HOSTILE);
     const temp = join(dir, 'tmp');
@@ -151,7 +135,7 @@ describe('a hostile archive member name', () => {
 
 describe('a hostile image name in a release', () => {
   it('collect: one error line naming the file and line, the name escaped; nothing written', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const list = join(dir, 'images.txt');
     // One reference a line: everything but the newline.
     await writeFile(list, `127.0.0.1:5000/ok:1\n127.0.0.1:5000/evil${HOSTILE.replace('\n', '')}:1\n`);

@@ -6,7 +6,7 @@ import { runAirgap, type CliResult } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { demoImageSet, pushTestImages } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startStandInKubeApiServer, type PodBehaviour, type StandInKubeApiServer } from '../stand-ins/kube-apiserver.ts';
 
 // The Kubernetes part of airgap deploy end to end: the demo release collected and loaded into a TLS
@@ -18,7 +18,7 @@ const USER = 'deployer';
 const PASSWORD = 's3cret-pa55';
 const APP_B = 'airgap-test/team/app-b:v2.1.0';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-kube-deploy-');
 let ca: CertificateAuthority;
 let upstream: RunningRegistry;
 let registry: RunningRegistry;
@@ -26,8 +26,6 @@ let carried: string;
 let charms: string;
 let home: string;
 let api: StandInKubeApiServer;
-let serial = 0;
-
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   // Nothing of this machine's own kubeconfig or docker credentials may leak in.
   return { HOME: home, KUBECONFIG: '', DOCKER_CONFIG: join(home, '.docker'), ...extra };
@@ -44,14 +42,12 @@ function deployManifest(args: string[], options: { kubeconfig?: string; password
 
 async function freshApi(podBehaviour?: (image: string) => PodBehaviour): Promise<StandInKubeApiServer> {
   await api?.stop();
-  const dir = join(tmp.path, `kube-${serial++}`);
-  await mkdir(dir);
+  const dir = await tmp.dir('kube');
   api = await startStandInKubeApiServer({ dir, stepMs: 50, namespaces: ['other', 'kubeflow'], ...(podBehaviour === undefined ? {} : { podBehaviour }) });
   return api;
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-kube-deploy-');
   home = join(tmp.path, 'home');
   await mkdir(join(home, '.docker'), { recursive: true });
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
@@ -78,7 +74,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.stop();
   await Promise.all([upstream?.stop(), registry?.stop()]);
-  await tmp?.remove();
 });
 
 interface AppliedDeployment {

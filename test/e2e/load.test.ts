@@ -11,7 +11,7 @@ import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import type { Lock } from '../../src/lock.ts';
 import { sleep } from '../../src/util/sleep.ts';
@@ -20,7 +20,7 @@ const PLACEHOLDER = '172.17.0.2:5000';
 const USER = 'loader';
 const PASSWORD = 'l0ad-Pa55word';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-load-');
 let ca: CertificateAuthority;
 let upstream: RunningRegistry;
 let pushed: PushedImage[];
@@ -58,7 +58,6 @@ async function tags(registry: RunningRegistry, repository: string): Promise<stri
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-load-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   upstream = await startRegistry();
   pushed = await pushTestImages(upstream, demoImageSet());
@@ -70,7 +69,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream?.stop();
-  await tmp?.remove();
 });
 
 describe('airgap load into a private HTTPS registry with basic auth', () => {

@@ -1,26 +1,12 @@
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AirgapError } from '../../src/errors.ts';
 import { AtomicFile, describeWriteFailure } from '../../src/fs/atomic-file.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
-let serial = 0;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-atomic-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
-
-async function freshDir(): Promise<string> {
-  const dir = join(tmp.path, `d${serial++}`);
-  await mkdir(dir);
-  return dir;
-}
-
+const tmp = useTempDir('airgap-atomic-');
 function systemError(code: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`${code}: write failed`);
   err.code = code;
@@ -34,7 +20,7 @@ describe('AtomicFile', () => {
   });
 
   it('shows nothing under the final name until commit, then only the final name', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const file = new AtomicFile(join(dir, 'airgap-lock.json'));
     const stream = file.stream();
     expect(file.stream()).toBe(stream);
@@ -47,7 +33,7 @@ describe('AtomicFile', () => {
   });
 
   it('writeText: the whole file at once, with the mode asked for, and no temporary file left', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'hosts.toml');
     await new AtomicFile(path).writeText('server = "https://reg.local"\n', { mode: 0o640 });
     expect(await readdir(dir)).toEqual(['hosts.toml']);
@@ -56,7 +42,7 @@ describe('AtomicFile', () => {
   });
 
   it('writeText: a failed move into place removes the temporary file and leaves what was there', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     // A directory that is not empty under the final name: rename(2) refuses to replace it.
     const path = join(dir, 'airgap-lock.json');
     await mkdir(path);
@@ -68,14 +54,14 @@ describe('AtomicFile', () => {
   });
 
   it('writeText: a write that fails leaves nothing, under either name', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const err = await new AtomicFile(join(dir, 'gone', 'bundle.airgap.yaml')).writeText('applications: {}\n').catch((e: unknown) => e);
     expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('takes a temporary name of the caller\'s, for a caller that sweeps its own', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     await mkdir(join(dir, 'tmp'));
     const file = new AtomicFile(join(dir, 'index.json'), join(dir, 'tmp', 'w1'));
     expect(file.tempPath).toBe(join(dir, 'tmp', 'w1'));
@@ -85,7 +71,7 @@ describe('AtomicFile', () => {
   });
 
   it('replaces an existing file on commit', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'charms.tar.gz');
     await writeFile(path, 'old');
     const file = new AtomicFile(path);
@@ -98,7 +84,7 @@ describe('AtomicFile', () => {
   });
 
   it('removes the temporary file on discard and leaves an existing final file alone', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'images.tar.gz');
     await writeFile(path, 'from the last run');
     const file = new AtomicFile(path);
@@ -110,14 +96,14 @@ describe('AtomicFile', () => {
   });
 
   it('discards without ever having opened a stream', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     await new AtomicFile(join(dir, 'never.tar.gz')).discard();
     expect(await readdir(dir)).toEqual([]);
   });
 
   // The stream is created (and its file opened) asynchronously: discarding straight away races the open.
   it('leaves no temporary file when discarded while its stream is still opening', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     for (let i = 0; i < 1000; i++) {
       const file = new AtomicFile(join(dir, `images-${i}.tar.gz`));
       file.stream();
