@@ -10,25 +10,7 @@ import { formatBytes } from '../util/format-bytes.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
-
-export interface CollectCommandOptions {
-  output: string;
-  platform: string[];
-  concurrency: number;
-  caFile: string[];
-  plainHttp: string[];
-  perImage: boolean;
-  includeTool?: boolean;
-  toolPlatform?: string[];
-  username?: string;
-  passwordStdin?: boolean;
-  json: boolean;
-  list?: boolean;
-  mirror?: string[];
-  charmhubUrl?: string;
-  juju?: string;
-  allowOutside?: boolean;
-}
+import type { CollectCommandOptions } from '../cli/command-line.ts';
 
 function listingText(listing: ReleaseListing): string {
   const lines = [`${listing.name}${listing.version === '' ? '' : ` ${listing.version}`}: ${listing.images.length} images, ${listing.charms.length} charms downloaded (nothing pulled, nothing written)`];

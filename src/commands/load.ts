@@ -6,20 +6,7 @@ import type { LoadEvent } from '../load/events.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import { printable } from '../util/printable.ts';
 import { withRenderer, type CommandIo } from './io.ts';
-
-export interface LoadCommandOptions {
-  registry: string;
-  caFile: string[];
-  plainHttp: string[];
-  username?: string;
-  passwordStdin?: boolean;
-  concurrency: number;
-  json: boolean;
-  via: 'registry' | 'docker';
-  charmsDir: string;
-  chunkSize?: number;
-  lock: boolean;
-}
+import type { LoadCommandOptions } from '../cli/command-line.ts';
 
 /** `airgap load [DIR | images.tar.gz]`. */
 export async function loadCommand(source: string | undefined, options: LoadCommandOptions, io: CommandIo): Promise<void> {
