@@ -46,34 +46,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   // Each command's flags are declared in cli/command-line.ts; the settings above (exitOverride, suggestions) are the program's.
   const add = <C extends Command<unknown[], Record<string, unknown>>>(command: C): C => command.copyInheritedSettings(program);
-  program.addCommand(add(collectCommandLine()).action(async (release, options) => {
-    const { collectCommand } = await import('./commands/collect.ts');
-    await collectCommand(release, options, io);
-  }));
-  program.addCommand(add(loadCommandLine()).action(async (source, options) => {
-    const { loadCommand } = await import('./commands/load.ts');
-    await loadCommand(source, options, io);
-  }));
-  program.addCommand(add(deployCommandLine()).action(async (target, options) => {
-    const { deployCommand } = await import('./commands/deploy.ts');
-    await deployCommand(target, options, io);
-  }));
-  program.addCommand(add(serveCommandLine()).action(async (source, options) => {
-    const { serveCommand } = await import('./commands/serve.ts');
-    await serveCommand(source, options, io);
-  }));
-  program.addCommand(add(checkCommandLine()).action(async (options) => {
-    const { checkCommand } = await import('./commands/check.ts');
-    await checkCommand(options, io);
-  }));
-  program.addCommand(add(configCommandLine()).action(async (kind, options) => {
-    const { configCommand } = await import('./commands/config.ts');
-    await configCommand(kind, options, io);
-  }));
-  program.addCommand(add(initCommandLine()).action(async (release, options) => {
-    const { initCommand } = await import('./commands/init.ts');
-    await initCommand(release, options, io);
-  }));
+  program.addCommand(add(collectCommandLine()).action(async (release, options) => (await import('./commands/collect.ts')).collectCommand(release, options, io)));
+  program.addCommand(add(loadCommandLine()).action(async (source, options) => (await import('./commands/load.ts')).loadCommand(source, options, io)));
+  program.addCommand(add(deployCommandLine()).action(async (target, options) => (await import('./commands/deploy.ts')).deployCommand(target, options, io)));
+  program.addCommand(add(serveCommandLine()).action(async (source, options) => (await import('./commands/serve.ts')).serveCommand(source, options, io)));
+  program.addCommand(add(checkCommandLine()).action(async (options) => (await import('./commands/check.ts')).checkCommand(options, io)));
+  program.addCommand(add(configCommandLine()).action(async (kind, options) => (await import('./commands/config.ts')).configCommand(kind, options, io)));
+  program.addCommand(add(initCommandLine()).action(async (release, options) => (await import('./commands/init.ts')).initCommand(release, options, io)));
 
   try {
     await program.parseAsync(argv, { from: 'user' });
