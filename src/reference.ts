@@ -181,6 +181,14 @@ export function withRegistry(ref: ImageReference | string, registry: string): st
   return `${host}${prefix === undefined ? '' : `/${prefix}`}/${parsed.path}`;
 }
 
+/** The repository of an image path (`team/app:1.0`, `x/y@sha256:…`): `team/app`, `x/y`. Paths carry no host. */
+export function pathRepository(path: string): string {
+  const at = path.indexOf('@');
+  const name = at === -1 ? path : path.slice(0, at);
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
+}
+
 /** Host that the HTTP API is spoken to: Docker Hub serves its API under another name. */
 export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;

@@ -11,6 +11,8 @@ import { jsonReporter, linesOf, type Lines, type Reporter, type ReporterForms } 
 export interface CollectedEvent {
   type: 'collected';
   result: CollectResult;
+  /** --with-referrers: the closing line counts them. */
+  withReferrers: boolean;
 }
 
 export type CollectReport = CollectEvent | CollectedEvent;
@@ -21,8 +23,9 @@ function rate(bytes: number, startedAt: number): string {
 }
 
 /** The closing lines: how much, and where the three files are. */
-function writeCollected({ result }: CollectedEvent, lines: Lines): void {
-  lines.out(`Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms`);
+function writeCollected({ result, withReferrers }: CollectedEvent, lines: Lines): void {
+  const referrers = result.lock.images.reduce((n, i) => n + (i.referrers?.length ?? 0), 0);
+  lines.out(`Collected ${result.lock.images.length} images${withReferrers ? ` with ${referrers} referrers` : ''} (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms`);
   lines.out(`  ${result.images.path}  ${formatBytes(result.images.size)}`);
   lines.out(`  ${result.charms.path}  ${formatBytes(result.charms.size)}${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}`);
   lines.out(`  ${result.lockPath}`);
@@ -54,6 +57,9 @@ function plainCollectReporter(lines: Lines): Reporter<CollectReport> {
           break;
         case 'images-resolved':
           firstWrite = Date.now();
+          break;
+        case 'referrers-found':
+          lines.out(`referrers of ${event.path}: ${event.referrers}`);
           break;
         case 'image-written':
           lines.out(`written ${event.path}`);
@@ -197,7 +203,7 @@ export const collectReporters: ReporterForms<CollectReport> = {
       const { result } = event;
       return {
         lock: result.lockPath,
-        images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms })),
+        images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms, ...(i.reason === undefined ? {} : { reason: i.reason }), ...(i.referrers === undefined ? {} : { referrers: i.referrers }) })),
         archives: { images: result.images, charms: result.charms },
         ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
         uniqueBlobBytes: result.uniqueBlobBytes,
@@ -218,6 +224,7 @@ function writeListing(listing: ReleaseListing, lines: Lines): void {
   for (const image of listing.images) {
     const via = image.pullFrom.length === 1 && image.pullFrom[0] === image.upstream ? '' : `  (pulled from ${image.pullFrom.join(', then ')})`;
     lines.out(`${image.reference}${via}`);
+    if (image.reason !== undefined) lines.out(`    added by airgap: ${image.reason}`);
     for (const s of image.sources) {
       lines.out(`    ${s.applications === undefined ? '' : `${s.applications.join(', ')}: `}${s.file}${s.line === undefined ? '' : `:${s.line}`} ${s.key}`);
     }

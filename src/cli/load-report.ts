@@ -20,7 +20,7 @@ function writeLoaded(event: LoadedEvent, lines: Lines): void {
     const { result } = event;
     const present = result.images.filter((i) => i.alreadyPresent).length;
     lines.out(
-      `Loaded ${result.images.length} images into ${event.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
+      `Loaded ${result.images.length} images${result.referrers.length === 0 ? '' : ` and ${result.referrers.length} referrers`} into ${event.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
         `${present > 0 ? ` (${present} already there)` : ''}: ${result.uploadedBlobs} blobs uploaded (${formatBytes(result.uploadedBytes)}), ` +
         `${result.mountedBlobs} mounted, ${result.skippedBlobs} already present`,
     );
@@ -60,6 +60,9 @@ function plainLoadReporter(lines: Lines): Reporter<LoadReport> {
           break;
         case 'image-pushed':
           lines.out(`pushed ${event.reference} ${event.digest}`);
+          break;
+        case 'referrer':
+          lines.out(`${event.how === 'pushed' ? 'pushed' : 'present'} referrer ${event.reference}${event.reference.includes('@') ? '' : ` ${event.digest}`} of ${event.of}`);
           break;
         case 'charm':
           lines.out(`unpacked ${event.file} ${formatBytes(event.size)}`);
@@ -123,6 +126,9 @@ function ttyLoadReporter(lines: Lines): Reporter<LoadReport> {
         case 'image-pushed':
           pushed++;
           if (task !== undefined) task.output = printable(`${event.reference}@${event.digest}`);
+          break;
+        case 'referrer':
+          if (task !== undefined) task.output = printable(`referrer ${event.reference} of ${event.of}`);
           break;
         case 'blob-progress':
           bytes += event.bytes;

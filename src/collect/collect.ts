@@ -8,7 +8,7 @@ import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { formatBytes } from '../util/format-bytes.ts';
 import { OutputSet } from '../fs/output-set.ts';
-import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage } from '../lock.ts';
+import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage, type LockedReferrer } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import type { PlannedImage } from '../release/index.ts';
@@ -20,7 +20,9 @@ import { TOOL_NAME } from '../version.ts';
 import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
 import type { PullSource } from './mirrors.ts';
-import { planCollect, sourcesOf, type CollectPlan, type CollectPlanOptions } from './plan.ts';
+import { uncoveredCharmBases } from './juju-images.ts';
+import { planCollect, sourcesOf, withJujuImages, type CollectPlan, type CollectPlanOptions } from './plan.ts';
+import { findReferrers } from './referrers.ts';
 import { resolveImage, type ImageToResolve } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
 import { gatherToolFiles, type IncludeToolOptions } from './tool-files.ts';
@@ -42,6 +44,8 @@ export interface CollectOptions extends CollectPlanOptions {
   /** --username/--password-stdin: for the one registry the release pulls from (others: docker login). */
   credentials?: Credentials;
   perImage?: boolean;
+  /** --with-referrers: carry the signatures, SBOMs and attestations of every image too. */
+  withReferrers?: boolean;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
   /** --allow-outside: pack local charms from outside the release's directory too. */
@@ -133,7 +137,10 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
   // A stock bundle's charms are downloaded here first: outside the output, which gets only finished archives.
   const workDir = await mkdtemp(join(tmpdir(), 'airgap-charms-'));
   try {
-    return await collectWith(options, emit, await planCollect(options, workDir), workDir);
+    const plan = await planCollect(options, workDir);
+    // Before any connection: a file named as a charm must be one, and from where the release is.
+    await checkLocalCharms(plan.release, { allowOutside: options.allowOutside === true });
+    return await collectWith(options, emit, await withJujuImages(plan, options), workDir);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -144,8 +151,6 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
   const platforms = [...(options.platforms ?? []), ...(options.platforms?.length ? [] : release.platforms)].map(parsePlatform);
   emit({ type: 'release', name: plan.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length + plan.charms.length });
   for (const message of warnings) emit({ type: 'warning', message });
-  // Before any connection: a file named as a charm must be one, and from where the release is.
-  await checkLocalCharms(release, { allowOutside: options.allowOutside === true });
   const toolFiles = options.includeTool === undefined ? [] : await gatherToolFiles(options.includeTool);
 
   const outputDir = resolve(options.outputDir);
@@ -174,9 +179,29 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       }
     }, options.signal);
     const images = fulfilledOrThrow(settled, 'images could not be resolved', 'fix the references or the registry access, then re-run');
+    const found = options.withReferrers === true ? await findReferrers(client, images, { concurrency, signal: options.signal, emit }) : undefined;
+    for (const message of found?.warnings ?? []) {
+      warnings.push(message);
+      emit({ type: 'warning', message });
+    }
+    // What the archive holds: the images, and the referrers beside them (their blobs written once with the rest).
+    const carried = [...images, ...(found?.referrers ?? [])];
 
-    const uniqueBlobBytes = countUniqueBytes(images);
+    const uniqueBlobBytes = countUniqueBytes(carried);
     const charmFiles = await gatherCharmFiles(release, outputs.stagingDir, client, { downloaded: plan.charms, generated: plan.generated, workDir });
+    // A charm fetched from a URL is read only now: a base of its own is said, with the image to list.
+    const fetched = charmFiles.filter((f) => f.temporary).map((f) => ({ name: f.name, path: f.path }));
+    let uncovered: string[];
+    try {
+      uncovered = await uncoveredCharmBases(plan.jujuVersion, fetched, planned);
+    } catch (err: unknown) {
+      await removeTemporaryFiles(charmFiles);
+      throw err;
+    }
+    for (const message of uncovered) {
+      warnings.push(message);
+      emit({ type: 'warning', message });
+    }
     const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
     if (clash !== undefined) {
       await removeTemporaryFiles(charmFiles);
@@ -193,7 +218,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       if (event.type === 'blob-done') completion?.blobWritten(event.digest);
     });
     const imagesPath = join(outputDir, IMAGES_ARCHIVE);
-    const entries = options.perImage ? perImageEntries(images, openBlob) : layoutEntries(images, openBlob);
+    const entries = options.perImage ? perImageEntries(carried, openBlob) : layoutEntries(carried, openBlob);
     const imagesArchive = await writeTarGz(outputs.path(IMAGES_ARCHIVE), async (append) => {
       for (const [index, entry] of entries.entries()) {
         await append(entry);
@@ -232,7 +257,7 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
       version: release.version,
       placeholder: plan.generated?.placeholder ?? release.placeholder,
       platforms: platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')),
-      images: images.map((image) => lockedImage(image, planned, release.baseDir)),
+      images: images.map((image) => lockedImage(image, planned, release.baseDir, found?.byImage.get(image.path))),
       charms: charmFiles
         .filter((f) => f.charm !== undefined)
         .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size, ...f.charmhub })),
@@ -298,7 +323,7 @@ function countUniqueBytes(images: readonly ResolvedImage[]): number {
   return total;
 }
 
-function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string): LockedImage {
+function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string, referrers: LockedReferrer[] | undefined): LockedImage {
   const plan = planned.find((p) => p.path === image.path);
   return {
     reference: image.written,
@@ -310,6 +335,8 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
     size: image.totalBytes,
     narrowed: image.narrowed,
     mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line, ...(m.applications === undefined ? {} : { applications: m.applications }) })),
+    ...(plan?.reason === undefined ? {} : { reason: plan.reason }),
+    ...(referrers === undefined ? {} : { referrers }),
   };
 }
 

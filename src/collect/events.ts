@@ -10,6 +10,7 @@ export type CollectEvent =
   | { type: 'image-resolved'; path: string; digest: string; bytes: number; blobs: number; platforms: string[] }
   | { type: 'image-failed'; path: string; message: string }
   | { type: 'images-resolved'; images: { path: string; bytes: number; digest: string }[] }
+  | { type: 'referrers-found'; path: string; referrers: number }
   | { type: 'blob-progress'; path: string; digest: string; bytes: number }
   | { type: 'blob-done'; path: string; digest: string; size: number }
   | { type: 'image-written'; path: string }

@@ -44,6 +44,8 @@ export async function collectCommand(release: string | undefined, options: Colle
     mirrors: options.mirror,
     ...(options.charmhubUrl === undefined ? {} : { charmhubUrl: options.charmhubUrl }),
     ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    ...(options.jujuVersion === undefined ? {} : { jujuVersion: options.jujuVersion }),
+    ...(options.jujuImages ? {} : { jujuImages: false }),
     signal: io.signal,
   };
   if (options.list) {
@@ -63,9 +65,10 @@ export async function collectCommand(release: string | undefined, options: Colle
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
+      withReferrers: options.withReferrers,
       ...(options.includeTool || options.toolPlatform.length > 0 ? { includeTool: toolLocation(options.toolPlatform) } : {}),
       onEvent: (event) => reporter.onEvent(event),
     });
-    reporter.onEvent({ type: 'collected', result });
+    reporter.onEvent({ type: 'collected', result, withReferrers: options.withReferrers });
   });
 }

@@ -18,7 +18,7 @@ import { extractCharms } from './charms.ts';
 export const IMAGES_MAP_FILE = 'airgap-images.json';
 export const IMAGES_ARCHIVE = 'images.tar.gz';
 export const CHARMS_ARCHIVE = 'charms.tar.gz';
-const SAME_COLLECT = `copy the archives and ${LOCK_FILE_NAME} from the same collect run`;
+export const SAME_COLLECT = `copy the archives and ${LOCK_FILE_NAME} from the same collect run`;
 
 export interface LoadSource {
   /** The images archive. */
