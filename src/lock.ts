@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { AirgapError } from './errors.ts';
 import { AtomicFile } from './fs/atomic-file.ts';
 
@@ -97,14 +97,7 @@ export interface Lock {
 }
 
 export async function writeLock(path: string, lock: Lock): Promise<void> {
-  const file = new AtomicFile(path);
-  try {
-    await writeFile(file.tempPath, `${JSON.stringify(lock, null, 2)}\n`);
-    await file.commit();
-  } catch (err: unknown) {
-    await file.discard();
-    throw err;
-  }
+  await new AtomicFile(path).writeText(`${JSON.stringify(lock, null, 2)}\n`);
 }
 
 export async function readLock(path: string): Promise<Lock> {

@@ -6,7 +6,7 @@ import { layoutEntries, type BlobOpener } from '../archive/image-layout.ts';
 import { perImageEntries } from '../archive/per-image.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import { OutputSet } from '../fs/output-set.ts';
 import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type Lock, type LockedImage, type LockedReferrer } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';

@@ -1,22 +1,15 @@
 /** How a packed charm runs on Kubernetes, read from its metadata.yaml and manifest.yaml in place. */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCharmRuntime } from '../../src/charm/bases.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const CKF_CHARMS = resolve(import.meta.dirname, '../fixtures/ckf/release-1.8/charms');
 const MANIFEST = (channel: string): string => `bases:\n- architectures: [amd64]\n  channel: '${channel}'\n  name: ubuntu\ncharmcraft-version: 2.6.0\n`;
 
-let tmp: TempDir;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-bases-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
-
+const tmp = useTempDir('airgap-bases-');
 describe('readCharmRuntime', () => {
   it('a sidecar charm (no series: in metadata.yaml) runs on the bases of its manifest.yaml', async () => {
     const file = join(tmp.path, 'sidecar.charm');

@@ -5,26 +5,19 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mergeJujuImages, planJujuImages, uncoveredCharmBases } from '../../src/collect/juju-images.ts';
 import { planCollect, sourcesOf, withJujuImages, type CollectPlan, type CollectPlanOptions } from '../../src/collect/plan.ts';
 import { AirgapError, UsageError } from '../../src/errors.ts';
 import { loadRelease } from '../../src/release/index.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const JUJU = resolve(import.meta.dirname, '../stand-ins/juju');
 const P = '172.17.0.2:5000';
 const manifest = (...channels: string[]): string => `bases:\n${channels.map((c) => `- name: ubuntu\n  channel: '${c}'\n  architectures: [amd64]\n`).join('')}`;
 
-let tmp: TempDir;
-let serial = 0;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-juju-images-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
+const tmp = useTempDir('airgap-juju-images-');
 afterEach(() => {
   vi.unstubAllEnvs();
 });
@@ -36,8 +29,7 @@ interface TestCharm {
 
 /** An airgap.yaml with a bundle deploying one application per charm (NAME_r1.charm beside it). */
 async function release(charms: Record<string, TestCharm>, extra = ''): Promise<string> {
-  const dir = join(tmp.path, `release-${serial++}`);
-  await mkdir(dir);
+  const dir = await tmp.dir('release');
   const apps: string[] = [];
   for (const [name, charm] of Object.entries(charms)) {
     await writeTestCharm(join(dir, `${name}_r1.charm`), name, charm.files ?? {});

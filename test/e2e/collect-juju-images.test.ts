@@ -16,13 +16,13 @@ import { writeTestCharm } from '../support/charm.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { seedImages } from '../support/seed.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const JUJU = resolve(import.meta.dirname, '../stand-ins/juju');
 const P = '172.17.0.2:5000';
 const HUB = 'docker.io/jujusolutions';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-juju-images-e2e-');
 let upstream: RunningRegistry;
 let privateRegistry: RunningRegistry;
 let releaseFile: string;
@@ -31,7 +31,6 @@ let seeded: Map<string, string>;
 const manifest = (channel: string): string => `bases:\n- name: ubuntu\n  channel: '${channel}'\n  architectures: [amd64]\n`;
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-juju-images-e2e-');
   // A PATH with no juju on it, whatever this machine has installed.
   await mkdir(join(tmp.path, 'empty-bin'));
   [upstream, privateRegistry] = await Promise.all([startRegistry(), startRegistry()]);
@@ -59,7 +58,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), privateRegistry?.stop()]);
-  await tmp?.remove();
 });
 
 function collect(out: string, env: NodeJS.ProcessEnv, ...extra: string[]): Promise<CliResult> {

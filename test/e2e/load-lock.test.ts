@@ -11,12 +11,12 @@ import { demoImageSet, pushTestImages, type PushedImage } from '../support/image
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import { uncancelledSessions } from '../support/upload-sessions.ts';
 import type { Lock } from '../../src/lock.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-lock-');
 let upstream: RunningRegistry;
 let registry: RunningRegistry;
 let pushed: PushedImage[];
@@ -61,7 +61,6 @@ async function failing(dir: string, args: string[], prefix: string): Promise<str
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-lock-');
   upstream = await startRegistry();
   registry = await startRegistry();
   pushed = await pushTestImages(upstream, demoImageSet());
@@ -71,7 +70,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), registry?.stop()]);
-  await tmp?.remove();
 });
 
 describe('load holds the archive to its lock', () => {

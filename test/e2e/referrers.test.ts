@@ -17,12 +17,12 @@ import { demoImageSet, pushTestImages, type PushedImage } from '../support/image
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { seedImages } from '../support/seed.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SBOM = 'application/spdx+json';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-referrers-');
 let upstream: RunningRegistry;
 let serveUpstream: RunningServer;
 let app: Subject;
@@ -55,7 +55,6 @@ async function manifestAt(base: string, name: string, reference: string): Promis
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-referrers-');
   upstream = await startRegistry();
   serveUpstream = await startServer({ listen: '127.0.0.1:0', writable: true, store: join(tmp.path, 'upstream-store') });
   const base = upstream.url;
@@ -94,7 +93,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), serveUpstream?.close()]);
-  await tmp?.remove();
 });
 
 const byDigest = (referrers: LockedReferrer[] | undefined): Record<string, Omit<LockedReferrer, 'digest' | 'size' | 'mediaType'>> =>

@@ -20,7 +20,7 @@ import { zipOf } from '../support/charm.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { seedImages } from '../support/seed.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const STAND_INS = join(ROOT, 'test', 'stand-ins');
@@ -42,12 +42,10 @@ const EXTRA_FINDS: Record<string, string> = {
   'docker.io/tensorflow/tensorflow:2.1.0': 'tensorboard-controller_r1.charm/src/charm.py',
 };
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-stock-');
 let upstream: RunningRegistry;
 let privateRegistry: RunningRegistry;
 let listing: ReleaseListing;
-let serial = 0;
-
 const normalise = (reference: string): string => formatReference(parseReference(reference));
 
 interface StandIn {
@@ -58,9 +56,7 @@ interface StandIn {
 
 /** The Juju stand-in, serving `charmsDir` to `juju download`; CONTAINERS_REGISTRIES_CONF never the machine's. */
 async function standIn(charmsDir: string, extra: NodeJS.ProcessEnv = {}): Promise<StandIn> {
-  const dir = join(tmp.path, `juju-${serial++}`);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'state.json'), JSON.stringify({ model: 'kubeflow' }));
+  const dir = await tmp.files('juju', { 'state.json': JSON.stringify({ model: 'kubeflow' }) });
   const log = join(dir, 'log.jsonl');
   return {
     dir,
@@ -117,7 +113,6 @@ function collectArgs(out: string): string[] {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-stock-');
   [upstream, privateRegistry] = await Promise.all([startRegistry(), startRegistry()]);
   const juju = await standIn(FIXTURE_CHARMS);
   const listed = await runAirgap(['collect', BUNDLE, '--list', '--json', '--juju', join(STAND_INS, 'juju')], { env: juju.env, cwd: tmp.path });
@@ -127,7 +122,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), privateRegistry?.stop()]);
-  await tmp?.remove();
 });
 
 describe('collect --list on the stock Charmed Kubeflow 1.8 bundle', () => {
@@ -287,7 +281,7 @@ describe('the 1.8 release end to end: collect -> load -> deploy', () => {
     const charms = join(offline, 'charms');
     const juju = await standIn(charms);
     const deploy = (args: string[] = []): Promise<CliResult> =>
-      runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--plain-http', privateRegistry.host, '--lock', join(carried, 'airgap-lock.json'), '--charms-dir', charms, '--timeout', '120s', ...args], { env: juju.env });
+      runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--plain-http', privateRegistry.host, '--lock', join(carried, 'airgap-lock.json'), '--charms-dir', charms, '--timeout', '120s', '--poll-interval', '100ms', ...args], { env: juju.env });
     const result = await deploy();
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);

@@ -11,14 +11,24 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  cwd?: string;
+  input?: string;
+  /** Called with everything printed on stderr so far, each time more arrives: to act while it runs. */
+  onStderr?: (stderr: string) => void;
+}
+
 /** Run a program to its end with exactly `env`, collecting what it prints. */
-export function runCommand(file: string, args: readonly string[], options: { cwd?: string; env: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
+export function runCommand(file: string, args: readonly string[], options: RunOptions & { env: NodeJS.ProcessEnv }): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      options.onStderr?.(stderr);
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
     child.stdin.end(options.input ?? '');
@@ -26,10 +36,6 @@ export function runCommand(file: string, args: readonly string[], options: { cwd
 }
 
 /** The built CLI on the project's Node, with the test's environment plus `env`. */
-export function runAirgap(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
-  return runCommand(process.execPath, [AIRGAP_BIN, ...args], {
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    env: { ...process.env, ...options.env },
-    ...(options.input === undefined ? {} : { input: options.input }),
-  });
+export function runAirgap(args: readonly string[], options: RunOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [AIRGAP_BIN, ...args], { ...options, env: { ...process.env, ...options.env } });
 }

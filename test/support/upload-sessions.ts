@@ -1,4 +1,5 @@
 import type { RunningRegistry } from './registry.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 /**
  * Upload sessions of a real docker-registry that a client left open, read from its access log: every
@@ -18,7 +19,7 @@ export async function uncancelledSessions(registry: RunningRegistry): Promise<{ 
     const open = failed.filter((m) => !closed(m)).map((m) => `${m[1]} ${m[2]}`);
     result = { failed: failed.length, open };
     if (open.length === 0) return result;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   return result;
 }
