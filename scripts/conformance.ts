@@ -18,7 +18,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeCertificateAuthority } from '../test/support/ca.ts';
-import { sleep, startManagedProcess } from '../test/support/process.ts';
+import { startManagedProcess } from '../test/support/process.ts';
+import { sleep } from '../src/util/sleep.ts';
 import { bcryptHtpasswdLine } from '../test/support/registry.ts';
 import { makeTempDir } from '../test/support/tmp.ts';
 

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { AirgapError } from './errors.ts';
 import { AtomicFile } from './fs/atomic-file.ts';
 
@@ -29,6 +29,26 @@ export interface LockedImage {
   /** True when --platform narrowed a multi-arch index, so `digest` is not the upstream one. */
   narrowed: boolean;
   mentions: LockMention[];
+  /** Why collect added it when the release does not name it (Juju's own images: jujud-operator, juju-db, charm-base). */
+  reason?: string;
+  /** With `collect --with-referrers`: the signatures, SBOMs and attestations carried with it. */
+  referrers?: LockedReferrer[];
+}
+
+/** A referrer carried with an image: an artifact about it, or about one of its manifests, or about another referrer. */
+export interface LockedReferrer {
+  /** Its manifest (or index) digest, pushed unchanged beside the image. */
+  digest: string;
+  mediaType: string;
+  artifactType?: string;
+  /** The digest it refers to. */
+  subject: string;
+  /** How it was found: the OCI 1.1 referrers API, the referrers tag schema (`sha256-<hex>`), or a cosign tag. */
+  found: 'referrers-api' | 'referrers-tag' | 'tag';
+  /** The cosign tag it was found under (`sha256-<hex>.sig`, `.att`, `.sbom`), set again on load. */
+  tag?: string;
+  /** Sum of its distinct blobs, manifests included. */
+  size: number;
 }
 
 export interface LockedCharm {
@@ -116,14 +136,7 @@ export interface Lock {
 }
 
 export async function writeLock(path: string, lock: Lock): Promise<void> {
-  const file = new AtomicFile(path);
-  try {
-    await writeFile(file.tempPath, `${JSON.stringify(lock, null, 2)}\n`);
-    await file.commit();
-  } catch (err: unknown) {
-    await file.discard();
-    throw err;
-  }
+  await new AtomicFile(path).writeText(`${JSON.stringify(lock, null, 2)}\n`);
 }
 
 export async function readLock(path: string): Promise<Lock> {

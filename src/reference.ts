@@ -79,10 +79,14 @@ function digestProblem(digest: string): string | undefined {
   return OTHER_DIGEST.test(digest) ? undefined : `invalid digest ${quoted(digest)}`;
 }
 
-export function parseReference(text: string): ImageReference {
-  if (text === '') throw invalid(text, 'it is empty');
-  if (text.trim() !== text) throw invalid(text, 'it has leading or trailing whitespace');
-  if (text.includes('://')) throw invalid(text, 'a URL is not an image reference; drop the scheme');
+/**
+ * The reference, or why `text` is not one. No exception on the way: a scan of a charm tries thousands of strings
+ * that are not references, and an Error (with its stack) for each would cost more than the whole scan.
+ */
+function analyse(text: string): ImageReference | string {
+  if (text === '') return 'it is empty';
+  if (text.trim() !== text) return 'it has leading or trailing whitespace';
+  if (text.includes('://')) return 'a URL is not an image reference; drop the scheme';
 
   let rest = text;
   let digest: string | undefined;
@@ -91,7 +95,7 @@ export function parseReference(text: string): ImageReference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     const problem = digestProblem(digest);
-    if (problem !== undefined) throw invalid(text, problem);
+    if (problem !== undefined) return problem;
   }
 
   // A ':' after the last '/' starts the tag; one before it belongs to the host's port.
@@ -100,7 +104,7 @@ export function parseReference(text: string): ImageReference {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw invalid(text, `invalid tag ${quoted(tag)}`);
+    if (!TAG.test(tag)) return `invalid tag ${quoted(tag)}`;
   }
 
   let host: string | undefined;
@@ -110,21 +114,27 @@ export function parseReference(text: string): ImageReference {
     host = rest.slice(0, slash);
     name = rest.slice(slash + 1);
     const problem = hostProblem(host);
-    if (problem !== undefined) throw invalid(text, problem);
+    if (problem !== undefined) return problem;
   }
 
-  if (name === '') throw invalid(text, 'the repository name is empty');
-  if (name !== name.toLowerCase()) throw invalid(text, `repository name ${quoted(name)} must be lowercase`);
+  if (name === '') return 'the repository name is empty';
+  if (name !== name.toLowerCase()) return `repository name ${quoted(name)} must be lowercase`;
   for (const component of name.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
-      throw invalid(text, component === '' ? 'empty path component in the repository name' : `invalid path component ${quoted(component)} in the repository name`);
+      return component === '' ? 'empty path component in the repository name' : `invalid path component ${quoted(component)} in the repository name`;
     }
   }
-  if (rest.length > MAX_NAME_LENGTH) throw invalid(text, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+  if (rest.length > MAX_NAME_LENGTH) return `the name is longer than ${MAX_NAME_LENGTH} characters`;
 
   const registry = host === undefined || DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
   const repository = registry === DOCKER_HUB && !name.includes('/') ? `library/${name}` : name;
   return { original: text, host, registry, name, repository, tag, digest, path: pathOf(name, tag, digest) };
+}
+
+export function parseReference(text: string): ImageReference {
+  const found = analyse(text);
+  if (typeof found === 'string') throw invalid(text, found);
+  return found;
 }
 
 function pathOf(name: string, tag: string | undefined, digest: string | undefined): string {
@@ -133,12 +143,8 @@ function pathOf(name: string, tag: string | undefined, digest: string | undefine
 }
 
 export function tryParseReference(text: string): ImageReference | undefined {
-  try {
-    return parseReference(text);
-  } catch (err: unknown) {
-    if (err instanceof InvalidReferenceError) return undefined;
-    throw err;
-  }
+  const found = analyse(text);
+  return typeof found === 'string' ? undefined : found;
 }
 
 /** The canonical full form `registry/repository[:tag][@digest]`: two spellings of one image format the same. */
@@ -179,6 +185,14 @@ export function withRegistry(ref: ImageReference | string, registry: string): st
   const parsed = typeof ref === 'string' ? parseReference(ref) : ref;
   const { host, prefix } = parseRegistryLocation(registry);
   return `${host}${prefix === undefined ? '' : `/${prefix}`}/${parsed.path}`;
+}
+
+/** The repository of an image path (`team/app:1.0`, `x/y@sha256:…`): `team/app`, `x/y`. Paths carry no host. */
+export function pathRepository(path: string): string {
+  const at = path.indexOf('@');
+  const name = at === -1 ? path : path.slice(0, at);
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
 }
 
 /** Host that the HTTP API is spoken to: Docker Hub serves its API under another name. */

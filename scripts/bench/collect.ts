@@ -61,7 +61,7 @@ interface PeerSample {
   plainTarBytes: number;
 }
 
-/** The name of an image inside skopeo's OCI layout, and its path (DESIGN.md section 2) in any registry. */
+/** The name of an image inside skopeo's OCI layout, and its path (docs/architecture.md, "What crosses the air gap") in any registry. */
 export const layoutName = (image: PushedImage): string => `${image.repository}:${image.tag}`;
 
 /** Our collect with an empty blob cache (`cold`): every layer downloaded into it, the archive written from it. */

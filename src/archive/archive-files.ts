@@ -8,7 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ArchiveError } from '../errors.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import type { LockedArchive } from '../lock.ts';
 import { DigestHasher } from '../oci/digest.ts';
 import { isPartOf } from './split-output.ts';

@@ -4,7 +4,7 @@
  * bring first.
  */
 import { AirgapError } from '../errors.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import type { LeftOutBlob, Lock, LockedBase } from '../lock.ts';
 
 /** `kubeflow 1.8 (lock sha256:0123456789ab…)` */

@@ -1,11 +1,38 @@
 import type { ResolvedImage } from '../collect/resolved-image.ts';
 import { digestHex, type Descriptor } from '../oci/descriptor.ts';
 import { OCI_INDEX, OCI_LAYOUT_VERSION } from '../oci/media-types.ts';
+import { referrerPath } from '../oci/referrers.ts';
 import { tryParseReference } from '../reference.ts';
 import type { TarEntry } from './tar-entry.ts';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
+/**
+ * A referrer's index.json entry (`collect --with-referrers`) names no image (no ref.name, no containerd name, no
+ * docker tag), so no tool takes it for one to tag; these say what it is about instead: the path of the image it
+ * belongs to, the digest it refers to, and the cosign tag it was found under, if any.
+ */
+export const REFERRER_OF_ANNOTATION = 'dev.airgap.referrer.of';
+export const REFERRER_SUBJECT_ANNOTATION = 'dev.airgap.referrer.subject';
+export const REFERRER_TAG_ANNOTATION = 'dev.airgap.referrer.tag';
+
+/** A referrer's index.json entry, read back. */
+export interface ArchivedReferrer {
+  /** The path of the image it belongs to. */
+  of: string;
+  subject: string;
+  tag: string | undefined;
+  /** Where it lives: the image's repository with its tag, or its digest (`team/app@sha256:…`). */
+  path: string;
+}
+
+export function referrerOfEntry(entry: Descriptor): ArchivedReferrer | undefined {
+  const of = entry.annotations?.[REFERRER_OF_ANNOTATION];
+  const subject = entry.annotations?.[REFERRER_SUBJECT_ANNOTATION];
+  if (of === undefined || subject === undefined) return undefined;
+  const tag = entry.annotations?.[REFERRER_TAG_ANNOTATION];
+  return { of, subject, tag, path: referrerPath(of, entry.digest, tag) };
+}
 
 /** Streams the bytes of one blob of one image, verified. */
 export type BlobOpener = (image: ResolvedImage, blob: Descriptor) => AsyncIterable<Buffer>;
@@ -34,23 +61,30 @@ function dockerRepoTag(image: ResolvedImage): string[] {
   return [`${name}:${ref.tag ?? 'latest'}`];
 }
 
+function indexEntry(image: ResolvedImage): Descriptor {
+  const { mediaType, digest, size } = image.top.descriptor;
+  const referrer = image.referrer;
+  if (referrer === undefined) return { mediaType, digest, size, annotations: { [REF_NAME_ANNOTATION]: image.path, [CONTAINERD_NAME_ANNOTATION]: image.upstream } };
+  return {
+    mediaType, digest, size,
+    ...(referrer.artifactType === undefined ? {} : { artifactType: referrer.artifactType }),
+    annotations: {
+      [REFERRER_OF_ANNOTATION]: referrer.of,
+      [REFERRER_SUBJECT_ANNOTATION]: referrer.subject,
+      ...(referrer.tag === undefined ? {} : { [REFERRER_TAG_ANNOTATION]: referrer.tag }),
+    },
+  };
+}
+
 export function ociIndex(images: readonly ResolvedImage[]): Buffer {
-  return json({
-    schemaVersion: 2,
-    mediaType: OCI_INDEX,
-    manifests: images.map((image) => ({
-      mediaType: image.top.descriptor.mediaType,
-      digest: image.top.descriptor.digest,
-      size: image.top.descriptor.size,
-      annotations: { [REF_NAME_ANNOTATION]: image.path, [CONTAINERD_NAME_ANNOTATION]: image.upstream },
-    })),
-  });
+  return json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: images.map(indexEntry) });
 }
 
 export function dockerManifest(images: readonly ResolvedImage[]): Buffer {
   return json(
     images
-      .filter((image) => image.docker !== undefined)
+      // A referrer is no image to load: a signature's "layers" are no filesystem.
+      .filter((image) => image.docker !== undefined && image.referrer === undefined)
       .map((image) => ({
         Config: blobPath(image.docker?.config.digest ?? ''),
         RepoTags: dockerRepoTag(image),

@@ -19,17 +19,17 @@ export function perImageFileName(path: string): string {
 
 /**
  * The guide's layout: one docker-loadable tar per image (itself an OCI layout and docker-archive of that
- * image alone), nested in the outer archive. Each inner tar's size is computed from the descriptors, so it
- * streams straight in without a temporary file. Layers shared between images are stored once per image,
- * as in the guide.
+ * image alone, with its referrers when they are carried), nested in the outer archive. Each inner tar's size
+ * is computed from the descriptors, so it streams straight in without a temporary file. Layers shared between
+ * images are stored once per image, as in the guide.
  */
 export function perImageEntries(images: readonly ResolvedImage[], openBlob: BlobOpener): TarEntry[] {
   const names = new Set<string>();
-  return images.map((image) => {
+  return images.filter((image) => image.referrer === undefined).map((image) => {
     let name = perImageFileName(image.path);
     for (let n = 2; names.has(name); n++) name = perImageFileName(`${image.path}-${n}`);
     names.add(name);
-    const inner = layoutEntries([image], openBlob);
+    const inner = layoutEntries([image, ...images.filter((r) => r.referrer?.of === image.path)], openBlob);
     return {
       name,
       size: tarSize(inner),

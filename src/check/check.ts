@@ -16,9 +16,16 @@ export interface CheckOptions {
   kubernetes: KubeCheckOptions;
   /** --containerd-config DIR: checked only when given, after the other sections. */
   containerd?: ContainerdCheckOptions | undefined;
-  /** Each result, in report order, as soon as its section is done. */
-  onResult?: (result: CheckResult) => void;
+  /** The parts about to be checked, then each part's results, in report order, as soon as it is done. */
+  onEvent?: (event: CheckEvent) => void;
 }
+
+/** What runs at once: the registry, Juju, Kubernetes (with CoreDNS), and containerd's hosts.toml when asked. */
+export type CheckPart = 'registry' | 'juju' | 'kubernetes' | 'containerd';
+
+export type CheckEvent =
+  | { type: 'checking'; parts: CheckPart[] }
+  | { type: 'checked'; part: CheckPart; results: CheckResult[] };
 
 export interface CheckReport {
   results: CheckResult[];
@@ -27,22 +34,22 @@ export interface CheckReport {
 }
 
 export async function runChecks(options: CheckOptions): Promise<CheckReport> {
-  const sections: Promise<CheckResult[]>[] = [
-    options.registry === undefined
+  const parts: [CheckPart, Promise<CheckResult[]>][] = [
+    ['registry', options.registry === undefined
       ? Promise.resolve([result('registry', 'skip', 'registry', 'no --registry given')])
-      : checkRegistry(options.registry),
-    checkJuju(options.juju),
-    checkKubernetes(options.kubernetes),
-    ...(options.containerd === undefined ? [] : [checkContainerdConfig(options.containerd)]),
+      : checkRegistry(options.registry)],
+    ['juju', checkJuju(options.juju)],
+    ['kubernetes', checkKubernetes(options.kubernetes)],
   ];
+  if (options.containerd !== undefined) parts.push(['containerd', checkContainerdConfig(options.containerd)]);
   // Started together, reported in order: a slow registry does not hold up the others' work.
-  for (const s of sections) s.catch(() => {});
+  for (const [, checking] of parts) checking.catch(() => {});
+  options.onEvent?.({ type: 'checking', parts: parts.map(([part]) => part) });
   const results: CheckResult[] = [];
-  for (const section of sections) {
-    for (const r of await section) {
-      results.push(r);
-      options.onResult?.(r);
-    }
+  for (const [part, checking] of parts) {
+    const found = await checking;
+    results.push(...found);
+    options.onEvent?.({ type: 'checked', part, results: found });
   }
   return { results, failed: results.filter((r) => r.status === 'fail').length, warned: results.filter((r) => r.status === 'warn').length };
 }

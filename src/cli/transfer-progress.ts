@@ -1,6 +1,6 @@
 import type { CollectEvent } from '../collect/events.ts';
 import type { TransferSnapshot } from '../collect/transfer-meter.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 
 /** `45 s`, `3 min 05 s`, `2 h 07 min`: a time left as a person reads it. */
 export function formatDuration(seconds: number): string {

@@ -61,18 +61,22 @@ async function checkIsCharm(path: string, where: string, source: string): Promis
   }
 }
 
+/** Every local file the release names as a charm (bundle applications, airgap.yaml charms:), resolved. */
+export function localCharms(release: Release): { path: string; source: string; where: string }[] {
+  const bundleDir = release.bundleFile === undefined ? release.baseDir : resolve(release.bundleFile, '..');
+  return [
+    ...release.bundleCharms.map((c) => ({ path: isAbsolute(c.charm) ? c.charm : resolve(bundleDir, c.charm), source: c.charm, where: `${c.file}${c.line === undefined ? '' : `:${c.line}`} application ${c.application}` })),
+    ...release.charms.filter((c) => !/^https?:\/\//.test(c.charm)).map((c) => ({ path: isAbsolute(c.charm) ? c.charm : resolve(release.baseDir, c.charm), source: c.charm, where: `${c.file}${c.line === undefined ? '' : `:${c.line}`} charm ${c.name}` })),
+  ];
+}
+
 /**
  * Before anything is pulled or written: every local file the release names as a charm (bundle applications,
  * airgap.yaml charms:) is a .charm zip with charm metadata, and lies inside the release's directory unless
  * `allowOutside`. Anything else would cross the air gap under a charm's name (a credentials file, /etc/passwd).
  */
 export async function checkLocalCharms(release: Release, options: { allowOutside: boolean }): Promise<void> {
-  const bundleDir = release.bundleFile === undefined ? release.baseDir : resolve(release.bundleFile, '..');
-  const local = [
-    ...release.bundleCharms.map((c) => ({ path: isAbsolute(c.charm) ? c.charm : resolve(bundleDir, c.charm), source: c.charm, where: `${c.file}${c.line === undefined ? '' : `:${c.line}`} application ${c.application}` })),
-    ...release.charms.filter((c) => !/^https?:\/\//.test(c.charm)).map((c) => ({ path: isAbsolute(c.charm) ? c.charm : resolve(release.baseDir, c.charm), source: c.charm, where: `${c.file}${c.line === undefined ? '' : `:${c.line}`} charm ${c.name}` })),
-  ];
-  for (const c of local) {
+  for (const c of localCharms(release)) {
     await localFile(c.path, c.source, undefined, c.where);
     if (!c.path.endsWith('.charm')) {
       throw new AirgapError(`${c.where}: ${c.source} is not a .charm file`, { hint: 'name the charm file charmcraft pack or juju download wrote (NAME.charm)' });

@@ -10,9 +10,9 @@ import { tarSize } from '../archive/tar-entry.ts';
 import { writeTarGz, type WrittenArchive } from '../archive/write-archive.ts';
 import { BlobCache, CorruptCacheBlobError } from '../cache/blob-cache.ts';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 import { OutputSet } from '../fs/output-set.ts';
-import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type LeftOutBlob, type Lock, type LockedBlob, type LockedImage } from '../lock.ts';
+import { LOCK_FILE_NAME, LOCK_VERSION, writeLock, type LeftOutBlob, type Lock, type LockedBlob, type LockedImage, type LockedReferrer } from '../lock.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { parseReference } from '../reference.ts';
 import type { PlannedImage } from '../release/index.ts';
@@ -25,7 +25,9 @@ import { archiveLayers, CachedSource, directSource, type BlobSource, type BlobSo
 import { checkLocalCharms, gatherCharmFiles, removeTemporaryFiles } from './charm-files.ts';
 import type { CollectEventListener } from './events.ts';
 import type { PullSource } from './mirrors.ts';
-import { planCollect, sourcesOf, type CollectPlan, type CollectPlanOptions } from './plan.ts';
+import { uncoveredCharmBases } from './juju-images.ts';
+import { planCollect, sourcesOf, withJujuImages, type CollectPlan, type CollectPlanOptions } from './plan.ts';
+import { findReferrers } from './referrers.ts';
 import { resolveImage, type ImageToResolve, type KnownDocuments } from './resolve-image.ts';
 import type { ResolvedImage } from './resolved-image.ts';
 import { leftOutLayers, readBaseRelease, type BaseRelease } from './since.ts';
@@ -54,6 +56,8 @@ export interface CollectOptions extends CollectPlanOptions {
   since?: string;
   /** --split SIZE: write images.tar.gz as parts of at most this many bytes. */
   splitBytes?: number;
+  /** --with-referrers: carry the signatures, SBOMs and attestations of every image too. */
+  withReferrers?: boolean;
   /** --include-tool: pack the airgap executables into charms.tar.gz too, recorded in the lock's `tools`. */
   includeTool?: IncludeToolOptions;
   /** --allow-outside: pack local charms from outside the release's directory too. */
@@ -161,7 +165,10 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
   // A stock bundle's charms are downloaded here first: outside the output, which gets only finished archives.
   const workDir = await mkdtemp(join(tmpdir(), 'airgap-charms-'));
   try {
-    return await collectWith(options, emit, await planCollect(options, workDir), workDir);
+    const plan = await planCollect(options, workDir);
+    // Before any connection: a file named as a charm must be one, and from where the release is.
+    await checkLocalCharms(plan.release, { allowOutside: options.allowOutside === true });
+    return await collectWith(options, emit, await withJujuImages(plan, options), workDir);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -172,8 +179,6 @@ async function collectWith(options: CollectOptions, emit: CollectEventListener, 
   const platforms = [...(options.platforms ?? []), ...(options.platforms?.length ? [] : release.platforms)].map(parsePlatform);
   emit({ type: 'release', name: plan.name, version: release.version, images: planned.length, charms: release.charms.length + release.bundleCharms.length + plan.charms.length });
   for (const message of warnings) emit({ type: 'warning', message });
-  // Before any connection: a file named as a charm must be one, and from where the release is.
-  await checkLocalCharms(release, { allowOutside: options.allowOutside === true });
   const toolFiles = options.includeTool === undefined ? [] : await gatherToolFiles(options.includeTool);
 
   const outputDir = resolve(options.outputDir);
@@ -228,33 +233,53 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
       }
     }, options.signal);
     const images = fulfilledOrThrow(settled, 'images could not be resolved', 'fix the references or the registry access, then re-run');
+    const found = options.withReferrers === true ? await findReferrers(client, images, { concurrency, signal: options.signal, emit }) : undefined;
+    for (const message of found?.warnings ?? []) {
+      warnings.push(message);
+      emit({ type: 'warning', message });
+    }
+    // What the archive holds: the images, and the referrers beside them (their blobs written once with the rest).
+    const carried = [...images, ...(found?.referrers ?? [])];
 
-    const uniqueBlobBytes = countUniqueBytes(images);
-    const leftOut: LeftOutBlob[] = base === undefined ? [] : leftOutLayers(images, base);
+    const uniqueBlobBytes = countUniqueBytes(carried);
+    const leftOut: LeftOutBlob[] = base === undefined ? [] : leftOutLayers(carried, base);
     const leftOutDigests = new Set(leftOut.map((b) => b.digest));
     const leftOutBytes = leftOut.reduce((n, b) => n + b.size, 0);
     if (base !== undefined) emit({ type: 'differential', base: `${base.base.name}${base.base.version === '' ? '' : ` ${base.base.version}`}`, leftOutLayers: leftOut.length, leftOutBytes });
 
     const charmFiles = await gatherCharmFiles(release, outputs.stagingDir, client, { downloaded: plan.charms, generated: plan.generated, workDir: setting.workDir });
+    // A charm fetched from a URL is read only now: a base of its own is said, with the image to list.
+    const fetched = charmFiles.filter((f) => f.temporary).map((f) => ({ name: f.name, path: f.path }));
+    let uncovered: string[];
+    try {
+      uncovered = await uncoveredCharmBases(plan.jujuVersion, fetched, planned);
+    } catch (err: unknown) {
+      await removeTemporaryFiles(charmFiles);
+      throw err;
+    }
+    for (const message of uncovered) {
+      warnings.push(message);
+      emit({ type: 'warning', message });
+    }
     const clash = charmFiles.find((f) => toolFiles.some((t) => t.name === f.name));
     if (clash !== undefined) {
       await removeTemporaryFiles(charmFiles);
       throw new AirgapError(`two files named ${clash.name} would go into charms.tar.gz: ${clash.path} and the airgap executable`, { hint: 'charms.tar.gz is flat: rename the release file' });
     }
     const charmBytes = [...charmFiles, ...toolFiles].reduce((n, f) => n + f.size, 0);
-    const layers = archiveLayers(images, leftOutDigests);
+    const layers = archiveLayers(carried, leftOutDigests);
     const cachePlan = cache === undefined ? undefined : await CachedSource.plan(cache, layers);
     await checkFreeSpace(outputDir, uniqueBlobBytes - leftOutBytes + charmBytes, cache === undefined || cachePlan === undefined ? undefined : { dir: cache.dir, bytes: cachePlan.downloadBytes });
 
     emit({ type: 'images-resolved', images: images.map((i) => ({ path: i.path, bytes: i.totalBytes, digest: i.top.descriptor.digest })) });
-    if (cache !== undefined) await cacheDocuments(cache, images);
+    if (cache !== undefined) await cacheDocuments(cache, carried);
     // Per-image entries are whole images, reported as each is appended; the default layout shares layers.
     const completion = options.perImage ? undefined : new ImageCompletion(images, leftOutDigests, emit);
     const context: BlobSourceContext = { client, emit, onBlobWritten: (digest) => completion?.blobWritten(digest), signal: options.signal };
     source = cache === undefined || cachePlan === undefined ? directSource(layers, context) : CachedSource.start(cache, cachePlan, concurrency, context);
     const imagesPath = join(outputDir, IMAGES_ARCHIVE);
     // Split, the archive is its parts: each joins the output set once written.
-    const imagesArchive = await writeImagesArchive(options.splitBytes === undefined ? outputs.path(IMAGES_ARCHIVE) : join(outputs.stagingDir, IMAGES_ARCHIVE), images, source, { ...options, leftOut: leftOutDigests, expectedBytes: uniqueBlobBytes - leftOutBytes }, emit, completion);
+    const imagesArchive = await writeImagesArchive(options.splitBytes === undefined ? outputs.path(IMAGES_ARCHIVE) : join(outputs.stagingDir, IMAGES_ARCHIVE), carried, images.length, source, { ...options, leftOut: leftOutDigests, expectedBytes: uniqueBlobBytes - leftOutBytes }, emit, completion);
     for (const part of imagesArchive.parts ?? []) outputs.add(basename(part.path));
     await dropStaleImageArchives(outputs, imagesArchive);
     const finalParts = imagesArchive.parts?.map((p) => ({ ...p, path: join(outputDir, basename(p.path)) }));
@@ -288,7 +313,7 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
       version: release.version,
       placeholder: plan.generated?.placeholder ?? release.placeholder,
       platforms: platforms.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')),
-      images: images.map((image) => lockedImage(image, planned, release.baseDir)),
+      images: images.map((image) => lockedImage(image, planned, release.baseDir, found?.byImage.get(image.path))),
       charms: charmFiles
         .filter((f) => f.charm !== undefined)
         .map((f) => ({ name: f.charm, file: f.name, source: f.source, sha256: f.sha256, size: f.size, ...f.charmhub })),
@@ -300,7 +325,7 @@ async function collectInto(options: CollectOptions, emit: CollectEventListener, 
         },
         [CHARMS_ARCHIVE]: { sha256: charmsArchive.sha256, size: charmsArchive.size },
       },
-      blobs: lockedBlobs(images),
+      blobs: lockedBlobs(carried),
       ...(base === undefined ? {} : { base: base.base, leftOut }),
     };
     const lockPath = join(outputDir, LOCK_FILE_NAME);
@@ -334,21 +359,23 @@ async function cacheDocuments(cache: BlobCache, images: readonly ResolvedImage[]
  */
 async function writeImagesArchive(
   path: string,
-  images: readonly ResolvedImage[],
+  carried: readonly ResolvedImage[],
+  /** The first `imageCount` of `carried` are the release's images; the rest are their referrers. */
+  imageCount: number,
   source: BlobSource,
   options: Pick<CollectOptions, 'perImage' | 'splitBytes' | 'signal'> & { leftOut: ReadonlySet<string>; expectedBytes: number },
   emit: CollectEventListener,
   completion: ImageCompletion | undefined,
 ): Promise<WrittenArchive> {
   for (let attempt = 1; ; attempt++) {
-    const entries = options.perImage ? perImageEntries(images, source.open) : layoutEntries(images, source.open, options.leftOut);
+    const entries = options.perImage ? perImageEntries(carried, source.open) : layoutEntries(carried, source.open, options.leftOut);
     const split = options.splitBytes === undefined ? undefined : { partBytes: options.splitBytes, maxBytes: maxGzipSize(tarSize(entries)) };
     try {
       return await writeTarGz(path, async (append) => {
         for (const [index, entry] of entries.entries()) {
           await append(entry);
           // In the per-image layout each outer entry is one whole image.
-          const image = options.perImage ? images[index] : undefined;
+          const image = options.perImage && index < imageCount ? carried[index] : undefined;
           if (image !== undefined) emit({ type: 'image-written', path: image.path });
         }
         completion?.finish();
@@ -422,15 +449,17 @@ class ImageCompletion {
 /** Every blob of the release once (manifests and configs first, then layers, as in the archive), with the images needing it. */
 function lockedBlobs(images: readonly ResolvedImage[]): LockedBlob[] {
   const blobs = new Map<string, LockedBlob>();
+  // A referrer's blobs are credited to the image it belongs to: that is the image that needs them.
   const use = (digest: string, size: number, path: string): void => {
     const known = blobs.get(digest);
     if (known === undefined) blobs.set(digest, { digest, size, images: [path] });
     else if (!known.images.includes(path)) known.images.push(path);
   };
+  const owner = (image: ResolvedImage): string => image.referrer?.of ?? image.path;
   for (const image of images) {
-    for (const doc of [...image.manifests.values(), ...image.configs.values()]) use(doc.descriptor.digest, doc.bytes.length, image.path);
+    for (const doc of [...image.manifests.values(), ...image.configs.values()]) use(doc.descriptor.digest, doc.bytes.length, owner(image));
   }
-  for (const image of images) for (const layer of image.layers) use(layer.digest, layer.size, image.path);
+  for (const image of images) for (const layer of image.layers) use(layer.digest, layer.size, owner(image));
   return [...blobs.values()];
 }
 
@@ -445,7 +474,7 @@ function countUniqueBytes(images: readonly ResolvedImage[]): number {
   return total;
 }
 
-function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string): LockedImage {
+function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], baseDir: string, referrers: LockedReferrer[] | undefined): LockedImage {
   const plan = planned.find((p) => p.path === image.path);
   return {
     reference: image.written,
@@ -457,5 +486,7 @@ function lockedImage(image: ResolvedImage, planned: readonly PlannedImage[], bas
     size: image.totalBytes,
     narrowed: image.narrowed,
     mentions: (plan?.mentions ?? []).map((m) => ({ file: relative(baseDir, m.file) || m.file, yamlPath: m.yamlPath, line: m.line, ...(m.applications === undefined ? {} : { applications: m.applications }) })),
+    ...(plan?.reason === undefined ? {} : { reason: plan.reason }),
+    ...(referrers === undefined ? {} : { referrers }),
   };
 }

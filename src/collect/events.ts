@@ -12,6 +12,7 @@ export type CollectEvent =
   | { type: 'image-resolved'; path: string; digest: string; bytes: number; blobs: number; platforms: string[] }
   | { type: 'image-failed'; path: string; message: string }
   | { type: 'images-resolved'; images: { path: string; bytes: number; digest: string }[] }
+  | { type: 'referrers-found'; path: string; referrers: number }
   // --since: the base release, and the layers left out of the archive because it has them.
   | { type: 'differential'; base: string; leftOutLayers: number; leftOutBytes: number }
   // What the archive's layers come from: the cache (cache: its directory; undefined with --no-cache), a partial

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseReference } from '../reference.ts';
-import { planCollect, sourcesOf, type CollectPlanOptions } from './plan.ts';
+import { planCollect, sourcesOf, withJujuImages, type CollectPlanOptions } from './plan.ts';
 
 export interface ListedSource {
   /** Relative to the release's directory; inside a charm: `<charm file>/<member>`. */
@@ -27,6 +27,8 @@ export interface ListedImage {
   /** Where it will be pulled from, in order: mirrors first. */
   pullFrom: string[];
   sources: ListedSource[];
+  /** Why collect adds it when the release names it nowhere (Juju's own images). */
+  reason?: string;
 }
 
 export interface ListedCharm {
@@ -59,7 +61,7 @@ function suffixOf(upstream: string): string {
 export async function listRelease(options: CollectPlanOptions): Promise<ReleaseListing> {
   const workDir = await mkdtemp(join(tmpdir(), 'airgap-charms-'));
   try {
-    const plan = await planCollect(options, workDir);
+    const plan = await withJujuImages(await planCollect(options, workDir), options);
     const { release } = plan;
     return {
       name: plan.name,
@@ -75,6 +77,7 @@ export async function listRelease(options: CollectPlanOptions): Promise<ReleaseL
           line: m.line,
           applications: m.applications,
         })),
+        ...(image.reason === undefined ? {} : { reason: image.reason }),
       })),
       charms: plan.charms.map((c) => ({
         file: c.file, applications: c.applications, charm: c.charm, channel: c.channel, revision: c.revision, base: c.base, sha256: c.sha256, size: c.size, images: c.scan.images.length,

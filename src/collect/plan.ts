@@ -4,13 +4,16 @@
  * from, and the generated air-gapped bundle. `collect --list` stops here; `collect` goes on to pull.
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import type { JujuVersion } from '../config/juju-images.ts';
 import { AIRGAP_BUNDLE_FILE, DEFAULT_PLACEHOLDER, generateAirgapBundle } from '../release/airgap-bundle.ts';
 import { AIRGAP_MANIFEST_FILE, generateAirgapManifest } from '../release/airgap-manifest.ts';
 import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
 import { loadRelease, planImages, type Candidate, type PlannedImage, type Release } from '../release/index.ts';
 import { downloadCharms, type DownloadedCharm } from './charmhub.ts';
 import type { CollectEventListener } from './events.ts';
+import { checkJujuVersionFlag, mergeJujuImages, planJujuImages, type CarriedCharm } from './juju-images.ts';
+import { localCharms } from './charm-files.ts';
 import { DEFAULT_REGISTRIES_CONF, parseMirrorFlag, pullSources, readRegistriesConf, type MirrorMap, type PullSource } from './mirrors.ts';
 
 export interface CollectPlanOptions {
@@ -24,6 +27,10 @@ export interface CollectPlanOptions {
   mirrors?: readonly string[];
   /** containers-registries.conf(5) to read mirrors from; default $CONTAINERS_REGISTRIES_CONF or /etc/containers/registries.conf. */
   registriesConf?: string;
+  /** `--juju-version X.Y.Z`: the Juju whose images to carry (default: `juju version` here). */
+  jujuVersion?: string;
+  /** false (`--no-juju-images`): carry no Juju image. */
+  jujuImages?: boolean;
   signal?: AbortSignal;
   onEvent?: CollectEventListener;
 }
@@ -46,6 +53,8 @@ export interface CollectPlan {
   generated: GeneratedFiles | undefined;
   mirrors: MirrorMap;
   warnings: string[];
+  /** The Juju version whose images `withJujuImages` added, if it added any. */
+  jujuVersion?: JujuVersion;
 }
 
 /** Several written references (a placeholder one and an upstream one) can name one image: keep it once. */
@@ -80,6 +89,7 @@ export function formatWarning(w: { file: string; line: number | undefined; yamlP
 /** Read the release, download and read its Charmhub charms into `workDir`, and plan every image. */
 export async function planCollect(options: CollectPlanOptions, workDir: string): Promise<CollectPlan> {
   const emit: CollectEventListener = options.onEvent ?? (() => {});
+  checkJujuVersionFlag(options.jujuVersion);
   const flagRules = (options.mirrors ?? []).map(parseMirrorFlag);
   const conf = await readRegistriesConf(options.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF'] ?? DEFAULT_REGISTRIES_CONF);
   const mirrors: MirrorMap = { rules: [...flagRules, ...conf.rules], insecureHosts: conf.insecureHosts };
@@ -128,4 +138,24 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
 /** Where each planned image is pulled from, in order (mirrors first). */
 export function sourcesOf(plan: CollectPlan, image: PlannedImage): PullSource[] {
   return pullSources(image.upstream, plan.mirrors);
+}
+
+/**
+ * The plan with Juju's own images added (jujud-operator, juju-db, and charm-base of every base the carried
+ * charms run on), each with its reason and pulled through the mirrors like any other. Reads the local charms:
+ * collect checks them first.
+ */
+export async function withJujuImages(plan: CollectPlan, options: CollectPlanOptions): Promise<CollectPlan> {
+  const carried: CarriedCharm[] = [
+    ...plan.charms.map((c) => ({ name: c.file, path: c.path })),
+    ...localCharms(plan.release).map((c) => ({ name: basename(c.path), path: c.path })),
+  ];
+  const juju = await planJujuImages(plan.release, carried, options);
+  for (const image of juju.images) pullSources(image.upstream, plan.mirrors);
+  return {
+    ...plan,
+    images: mergeJujuImages(plan.images, juju.images),
+    warnings: [...plan.warnings, ...juju.warnings],
+    ...(juju.version === undefined ? {} : { jujuVersion: juju.version }),
+  };
 }

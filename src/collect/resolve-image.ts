@@ -138,5 +138,6 @@ export async function resolveImage(source: RegistryHost, image: ImageToResolve, 
     platforms: imagePlatforms,
     totalBytes,
     narrowed,
+    ...(narrowed ? { upstreamDigest: fetched.digest } : {}),
   };
 }

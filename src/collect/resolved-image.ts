@@ -1,3 +1,4 @@
+import type { LockedReferrer } from '../lock.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 
 /** A manifest or config held in memory: small JSON documents, kept byte for byte as served. */
@@ -10,6 +11,21 @@ export interface StoredDocument {
 export interface DockerLoadable {
   config: Descriptor;
   layers: Descriptor[];
+}
+
+/** How a referrer was found: the OCI 1.1 referrers API, the referrers tag schema's index, or a tag of cosign's. */
+export type ReferrerSource = LockedReferrer['found'];
+
+/** What makes a resolved tree a referrer (a signature, an SBOM, an attestation) rather than an image of the release. */
+export interface ReferrerInfo {
+  /** The path of the image it belongs to: it lives in that image's repository. */
+  of: string;
+  /** The digest it refers to: the image's, one of its manifests', or another referrer's. */
+  subject: string;
+  found: ReferrerSource;
+  /** The tag it was found under (cosign's `sha256-<hex>.sig`, `.att`, `.sbom`): load tags it so again. */
+  tag?: string;
+  artifactType?: string;
 }
 
 /**
@@ -39,4 +55,8 @@ export interface ResolvedImage {
   totalBytes: number;
   /** True when --platform dropped entries from the index, so the top digest is not upstream's. */
   narrowed: boolean;
+  /** When narrowed: the digest of the index upstream serves. */
+  upstreamDigest?: string;
+  /** Set when this tree is a referrer carried with an image (`collect --with-referrers`), not an image itself. */
+  referrer?: ReferrerInfo;
 }

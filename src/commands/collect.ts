@@ -1,57 +1,21 @@
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSea } from 'node:sea';
-import { describeBase } from '../archive/differential.ts';
 import { defaultCacheDir } from '../cache/blob-cache.ts';
-import type { CollectEvent } from '../collect/events.ts';
-import { collect, type CollectResult } from '../collect/collect.ts';
-import { listRelease, type ReleaseListing } from '../collect/list.ts';
+import { collect } from '../collect/collect.ts';
+import { listRelease } from '../collect/list.ts';
 import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, type ToolPlatform } from '../collect/tool-files.ts';
 import { UsageError } from '../errors.ts';
-import { listrCollectRenderer, plainCollectRenderer, type CollectRenderer } from '../cli/collect-progress.ts';
-import { formatBytes } from '../fs/atomic-file.ts';
+import type { CollectCommandOptions } from '../cli/command-line.ts';
+import { collectReporters, listingReporters } from '../cli/collect-report.ts';
+import { reporterFor, reporting } from '../cli/reporter.ts';
 import { credentialsFromFlags } from './credentials.ts';
-import { printable } from '../util/printable.ts';
-import { withRenderer, type CommandIo } from './io.ts';
+import type { CommandIo } from './io.ts';
 
-export interface CollectCommandOptions {
-  output: string;
-  platform: string[];
-  concurrency: number;
-  caFile: string[];
-  plainHttp: string[];
-  perImage: boolean;
-  includeTool?: boolean;
-  toolPlatform?: string[];
-  username?: string;
-  passwordStdin?: boolean;
-  json: boolean;
-  list?: boolean;
-  mirror?: string[];
-  charmhubUrl?: string;
-  juju?: string;
-  allowOutside?: boolean;
-  /** --cache DIR, or false for --no-cache; undefined: the default cache. */
-  cache?: string | false;
-  since?: string;
-  split?: number;
-}
-
-function listingText(listing: ReleaseListing): string {
-  const lines = [`${listing.name}${listing.version === '' ? '' : ` ${listing.version}`}: ${listing.images.length} images, ${listing.charms.length} charms downloaded (nothing pulled, nothing written)`];
-  for (const image of listing.images) {
-    const via = image.pullFrom.length === 1 && image.pullFrom[0] === image.upstream ? '' : `  (pulled from ${image.pullFrom.join(', then ')})`;
-    lines.push(`${image.reference}${via}`);
-    for (const s of image.sources) {
-      lines.push(`    ${s.applications === undefined ? '' : `${s.applications.join(', ')}: `}${s.file}${s.line === undefined ? '' : `:${s.line}`} ${s.key}`);
-    }
-  }
-  if (listing.charms.length > 0) lines.push('charms:');
-  for (const c of listing.charms) {
-    lines.push(`  ${c.file}  ${c.applications.join(', ')}  ${c.charm}${c.channel === undefined ? '' : ` ${c.channel}`}${c.revision === undefined ? '' : ` revision ${c.revision}`}  sha256:${c.sha256}  ${formatBytes(c.size)}`);
-  }
-  // References and keys come from charms and release files: each line escaped, so none can forge another.
-  return `${lines.map(printable).join('\n')}\n`;
+/** --cache DIR, --no-cache (false), or neither: the default cache. */
+function cacheOption(cache: string | boolean | undefined): { cacheDir?: string } {
+  if (cache === false) return {};
+  return { cacheDir: typeof cache === 'string' ? cache : defaultCacheDir() };
 }
 
 /**
@@ -84,74 +48,37 @@ export async function collectCommand(release: string | undefined, options: Colle
   const planOptions = {
     release: release ?? 'airgap.yaml',
     concurrency: options.concurrency,
-    mirrors: options.mirror ?? [],
+    mirrors: options.mirror,
     ...(options.charmhubUrl === undefined ? {} : { charmhubUrl: options.charmhubUrl }),
     ...(options.juju === undefined ? {} : { jujuPath: options.juju }),
+    ...(options.jujuVersion === undefined ? {} : { jujuVersion: options.jujuVersion }),
+    ...(options.jujuImages ? {} : { jujuImages: false }),
     signal: io.signal,
   };
-  if (options.list === true) {
-    const listing = await listRelease(planOptions);
-    if (options.json) {
-      io.stdout(`${JSON.stringify({ images: listing.images, charms: listing.charms, warnings: listing.warnings }, null, 2)}\n`);
-      return;
-    }
-    for (const w of listing.warnings) io.stderr(`warning: ${printable(w)}\n`);
-    io.stdout(listingText(listing));
+  if (options.list) {
+    const reporter = reporterFor(listingReporters, io, options.json);
+    await reporting(reporter, async () => reporter.onEvent({ type: 'listed', listing: await listRelease(planOptions) }));
     return;
   }
   const credentials = await credentialsFromFlags(options, io);
-  const warnings: string[] = [];
-  let cache: Extract<CollectEvent, { type: 'cache' }> | undefined;
-  let renderer: CollectRenderer | undefined;
-  // Off a terminal, progress lines go to stdout so that stderr holds only warnings and the failure line.
-  if (!options.json) {
-    renderer = io.isTty
-      ? listrCollectRenderer()
-      : plainCollectRenderer((line) => (line.startsWith('warning:') ? io.stderr(`${line}\n`) : io.stdout(`${line}\n`)));
-  }
-  const result: CollectResult = await withRenderer(renderer, () =>
-    collect({
+  const reporter = reporterFor(collectReporters, io, options.json);
+  await reporting(reporter, async () => {
+    const result = await collect({
       ...planOptions,
       outputDir: options.output,
-      allowOutside: options.allowOutside === true,
+      allowOutside: options.allowOutside,
       platforms: options.platform,
       caFiles: options.caFile,
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
-      ...(options.cache === false ? {} : { cacheDir: options.cache ?? defaultCacheDir() }),
+      ...cacheOption(options.cache),
       ...(options.since === undefined ? {} : { since: options.since }),
       ...(options.split === undefined ? {} : { splitBytes: options.split }),
-      ...(options.includeTool === true || (options.toolPlatform ?? []).length > 0 ? { includeTool: toolLocation(options.toolPlatform ?? []) } : {}),
-      onEvent: (event) => {
-        if (event.type === 'warning') warnings.push(event.message);
-        if (event.type === 'cache') cache = event;
-        renderer?.onEvent(event);
-      },
-    }),
-  );
-  if (options.json) {
-    io.stdout(`${JSON.stringify({
-      lock: result.lockPath,
-      images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms })),
-      archives: { images: result.images, charms: result.charms },
-      ...(result.lock.base === undefined ? {} : { base: result.lock.base, leftOut: { layers: result.lock.leftOut?.length ?? 0, bytes: (result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0) } }),
-      ...(cache === undefined ? {} : { cache: { dir: cache.dir, blobs: cache.blobs, bytes: cache.bytes, partialBytes: cache.partialBytes } }),
-      ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
-      uniqueBlobBytes: result.uniqueBlobBytes,
-      warnings,
-    }, null, 2)}\n`);
-    return;
-  }
-  if (io.isTty) for (const w of warnings) io.stderr(`warning: ${printable(w)}\n`);
-  const base = result.lock.base === undefined ? '' : `, a differential archive on ${printable(describeBase(result.lock.base))}: ${result.lock.leftOut?.length ?? 0} layers (${formatBytes((result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0))}) left out`;
-  const parts = result.images.parts === undefined ? '' : ` in ${result.images.parts.length} parts: ${printable(basename(result.images.parts[0]?.path ?? ''))} to ${printable(basename(result.images.parts[result.images.parts.length - 1]?.path ?? ''))} (cat them to rebuild it)`;
-  io.stdout(
-    `Collected ${result.lock.images.length} images (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms${base}\n` +
-      `  ${printable(result.images.path)}  ${formatBytes(result.images.size)}${parts}\n` +
-      `  ${printable(result.charms.path)}  ${formatBytes(result.charms.size)}` +
-      `${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}\n` +
-      `  ${printable(result.lockPath)}\n` +
-      (cache === undefined ? '' : `  cache ${printable(cache.dir)}: ${formatBytes(cache.bytes)} in ${cache.blobs} blobs${cache.partialBytes > 0 ? `, ${formatBytes(cache.partialBytes)} of unfinished downloads` : ''} (airgap cache prune frees it)\n`),
-  );
+      withReferrers: options.withReferrers,
+      ...(options.includeTool || options.toolPlatform.length > 0 ? { includeTool: toolLocation(options.toolPlatform) } : {}),
+      onEvent: (event) => reporter.onEvent(event),
+    });
+    reporter.onEvent({ type: 'collected', result, withReferrers: options.withReferrers });
+  });
 }

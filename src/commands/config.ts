@@ -3,40 +3,17 @@ import { renderJujuBootstrap } from '../config/juju-bootstrap.ts';
 import { parseBaseOption } from '../config/juju-images.ts';
 import { renderRegistryConfig } from '../config/registry-config.ts';
 import { writeRendering, type Rendering } from '../config/rendered.ts';
-import { renderSkyPilot, type SkyPilotPortMode } from '../config/skypilot.ts';
+import { renderSkyPilot } from '../config/skypilot.ts';
 import { UsageError } from '../errors.ts';
-import type { Cloud } from '../kube/transforms.ts';
+import type { OptionValues } from '@commander-js/extra-typings';
+import { CONFIG_KINDS, type ConfigKind } from '../config/kinds.ts';
+import { noProxyValue, type ConfigCommandOptions } from '../cli/command-line.ts';
+import { configReporters } from '../cli/config-report.ts';
+import { reporterFor, reporting } from '../cli/reporter.ts';
 import type { CommandIo } from './io.ts';
 
-export const CONFIG_KINDS = ['containerd', 'microk8s', 'skypilot', 'registry', 'juju'] as const;
-export type ConfigKind = (typeof CONFIG_KINDS)[number];
-
-export interface ConfigCommandOptions {
-  registry: string;
-  output?: string;
-  force: boolean;
-  json: boolean;
-  caFile?: string;
-  mirrorFor: string[];
-  proxy?: string;
-  noProxy?: string;
-  pullSecret?: string;
-  ports?: SkyPilotPortMode;
-  internalLb?: Cloud;
-  tlsCert?: string;
-  tlsKey?: string;
-  htpasswd?: string;
-  storage?: string;
-  listen?: string;
-  jujuVersion?: string;
-  base: string[];
-  cloud?: string;
-  controller?: string;
-  username?: string;
-}
-
-/** The flags each kind takes besides --registry, -o, --force and --json, as they are spelt. */
-const FLAGS: Readonly<Record<ConfigKind, readonly (keyof ConfigCommandOptions)[]>> = {
+/** The flags each kind takes besides --registry, -o, --force and --json, by their option names. */
+const FLAGS: Readonly<Record<ConfigKind, readonly string[]>> = {
   containerd: ['caFile', 'mirrorFor'],
   microk8s: ['caFile', 'mirrorFor'],
   skypilot: ['proxy', 'noProxy', 'pullSecret', 'ports', 'internalLb'],
@@ -50,10 +27,12 @@ function flagName(key: string): string {
 
 /** A flag of another kind is a mistake worth stopping for: it would silently do nothing. */
 function refuseOtherFlags(kind: ConfigKind, options: ConfigCommandOptions): void {
-  for (const [other, keys] of Object.entries(FLAGS) as [ConfigKind, readonly (keyof ConfigCommandOptions)[]][]) {
-    for (const key of keys) {
+  // By name, as commander stores them: --no-proxy's value is under noProxy, which the option types do not know.
+  const values: OptionValues = options;
+  for (const other of CONFIG_KINDS) {
+    for (const key of FLAGS[other]) {
       if (FLAGS[kind].includes(key)) continue;
-      const value = options[key];
+      const value = values[key];
       if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
       throw new UsageError(`${flagName(key)} does not apply to airgap config ${kind}`, { hint: `it is a flag of airgap config ${other}` });
     }
@@ -66,7 +45,7 @@ async function render(kind: ConfigKind, options: ConfigCommandOptions): Promise<
     case 'microk8s':
       return renderContainerd({ flavour: kind, registry: options.registry, caFile: options.caFile, mirrorFor: options.mirrorFor });
     case 'skypilot':
-      return renderSkyPilot({ registry: options.registry, proxy: options.proxy, noProxy: options.noProxy, pullSecret: options.pullSecret, ports: options.ports, internalLb: options.internalLb });
+      return renderSkyPilot({ registry: options.registry, proxy: options.proxy, noProxy: noProxyValue(options), pullSecret: options.pullSecret, ports: options.ports, internalLb: options.internalLb });
     case 'registry':
       if (options.tlsCert === undefined || options.tlsKey === undefined) throw new UsageError('airgap config registry needs --tls-cert and --tls-key', { hint: 'the registry serves HTTPS: Juju and containerd insist on it' });
       return renderRegistryConfig({ registry: options.registry, tlsCert: options.tlsCert, tlsKey: options.tlsKey, htpasswd: options.htpasswd, storageDir: options.storage, listen: options.listen });
@@ -82,20 +61,10 @@ async function render(kind: ConfigKind, options: ConfigCommandOptions): Promise<
  */
 export async function configCommand(kind: ConfigKind, options: ConfigCommandOptions, io: CommandIo): Promise<void> {
   refuseOtherFlags(kind, options);
-  const rendering = await render(kind, options);
-  const written = options.output === undefined ? [] : await writeRendering(rendering, options.output, options.force);
-  if (options.json) {
-    io.stdout(`${JSON.stringify({ kind, files: rendering.files.map((f, i) => ({ ...f, ...(written[i] === undefined ? {} : { writtenTo: written[i].path, outcome: written[i].outcome }) })), notes: rendering.notes }, null, 2)}\n`);
-    return;
-  }
-  if (options.output === undefined) {
-    const several = rendering.files.length > 1;
-    for (const file of rendering.files) {
-      if (several) io.stdout(`# ---- ${file.installPath} ----\n`);
-      io.stdout(file.content.endsWith('\n') ? file.content : `${file.content}\n`);
-    }
-  } else {
-    for (const [i, w] of written.entries()) io.stdout(`${w.outcome === 'written' ? 'wrote' : 'unchanged'} ${w.path}  (belongs at ${rendering.files[i]?.installPath ?? w.path})\n`);
-  }
-  for (const note of rendering.notes) io.stderr(`note: ${note}\n`);
+  const reporter = reporterFor(configReporters(options.output === undefined), io, options.json);
+  await reporting(reporter, async () => {
+    const rendering = await render(kind, options);
+    const written = options.output === undefined ? [] : await writeRendering(rendering, options.output, options.force);
+    reporter.onEvent({ type: 'rendered', kind, rendering, written });
+  });
 }

@@ -6,21 +6,3 @@ export interface CommandIo {
   isTty: boolean;
   signal: AbortSignal;
 }
-
-/** A progress display that must be told when the work ends, well or badly. */
-export interface FinishingRenderer {
-  finish(err?: unknown): Promise<void>;
-}
-
-/** Run the library call, then let the display draw its last frame before anything else is printed. */
-export async function withRenderer<T>(renderer: FinishingRenderer | undefined, work: () => Promise<T>): Promise<T> {
-  let result: T;
-  try {
-    result = await work();
-  } catch (err: unknown) {
-    await renderer?.finish(err);
-    throw err;
-  }
-  await renderer?.finish();
-  return result;
-}

@@ -120,7 +120,7 @@ export function jujuImages(version: string | JujuVersion, charms: readonly Charm
   }
   for (const [tag, { base, charms: users }] of [...byTag.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const named = users.filter((u) => u !== '');
-    images.push(image('charm-base', tag, `the charm container of every sidecar charm on ${base.name} ${base.channel.split('/')[0] ?? ''}${named.length === 0 ? '' : `: ${listCharms(named)}`}`));
+    images.push(image('charm-base', tag, `the charm container of every sidecar charm on ${base.name} ${base.channel.trim().replace(/\/stable$/, '')}${named.length === 0 ? '' : `: ${listCharms(named)}`}`));
   }
   return images;
 }

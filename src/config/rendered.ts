@@ -3,7 +3,7 @@
  * already there first, nothing written when one would be overwritten without --force, then each file
  * under a temporary name renamed into place.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AirgapError, UsageError } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
@@ -77,12 +77,9 @@ export async function writeRendering(rendering: Rendering, output: string, force
       continue;
     }
     await mkdir(dirname(path), { recursive: true });
-    const atomic = new AtomicFile(path);
     try {
-      await writeFile(atomic.tempPath, file.content, { mode: 0o644 });
-      await atomic.commit();
+      await new AtomicFile(path).writeText(file.content, { mode: 0o644 });
     } catch (err: unknown) {
-      await atomic.discard();
       throw new AirgapError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
     }
     written.push({ path, outcome: 'written' });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { INVALID_REFERENCE_HINT, rewriteString, rewriteYamlText, type RewriteOptions, type RewrittenReference, type UnreachableReference } from '../bundle/rewrite.ts';
 import { AirgapError, ReleaseFileError, UsageError, messageOf } from '../errors.ts';
@@ -229,9 +229,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
 
   for (const event of rewrittenFiles) emit(event);
   if (output !== undefined && bundleText !== undefined && !options.dryRun) {
-    const file = new AtomicFile(output);
-    await writeFile(file.tempPath, bundleText);
-    await file.commit();
+    await new AtomicFile(output).writeText(bundleText);
   }
   const credentials = options.credentials;
   const pullSecret = credentials !== undefined && 'password' in credentials ? { name: PULL_SECRET_NAME, registry: location.host, username: credentials.username, password: credentials.password } : undefined;
@@ -290,7 +288,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const bundleSettings = settings.filter((s) => bundle?.applications.includes(s.application));
   if (bundleSettings.length > 0 && output !== undefined) {
     const overlay = output.replace(/\.ya?ml$/, '') + '.overlay.yaml';
-    if (!options.dryRun) await writeFile(overlay, overlayText(bundleSettings));
+    if (!options.dryRun) await new AtomicFile(overlay).writeText(overlayText(bundleSettings));
     overlays.push(overlay);
   }
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { isAbsolute } from 'node:path';
 import { AirgapError, messageOf } from '../errors.ts';
 import type { AirgapErrorOptions } from '../errors.ts';
-import { sleep } from '../store/registry/retry.ts';
+import { sleep } from '../util/sleep.ts';
 import { inError, notReady, parseJujuStatus } from './juju-status.ts';
 import type { ModelState, NotReady } from './juju-status.ts';
 

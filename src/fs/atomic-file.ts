@@ -1,7 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm, statfs } from 'node:fs/promises';
+import { open, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AirgapError } from '../errors.ts';
+import { formatBytes } from '../util/format-bytes.ts';
 
 /**
  * A file written under a temporary name beside its final one and renamed only when complete, so an
@@ -12,10 +13,11 @@ export class AtomicFile {
   readonly tempPath: string;
   #stream: WriteStream | undefined;
 
-  constructor(path: string) {
+  /** `tempPath`, on the same file system, for a caller that sweeps its own temporary files (serve's store). */
+  constructor(path: string, tempPath?: string) {
     this.path = path;
     // The pid keeps two concurrent runs from sharing a temp file; the dot hides it from casual `ls`.
-    this.tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+    this.tempPath = tempPath ?? join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
   }
 
   stream(): WriteStream {
@@ -32,6 +34,20 @@ export class AtomicFile {
       await handle.close();
     }
     await rename(this.tempPath, this.path);
+  }
+
+  /**
+   * The whole file at once (a lock, a bundle, a map): written, flushed and moved into place; on any failure
+   * the temporary file is removed before the error goes on, so nothing of the attempt is left behind.
+   */
+  async writeText(content: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
+    try {
+      await writeFile(this.tempPath, content, options.mode === undefined ? {} : { mode: options.mode });
+      await this.commit();
+    } catch (err: unknown) {
+      await this.discard();
+      throw err;
+    }
   }
 
   async discard(): Promise<void> {
@@ -68,16 +84,4 @@ export async function describeWriteFailure(err: unknown, path: string, bytesNeed
     return new AirgapError(`cannot write ${path}: permission denied`, { cause: err, hint: 'choose a writable directory with -o' });
   }
   return undefined;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  // Compare the figure as shown, so 999_999 B reads 1.0 MB and not 1000.0 KB.
-  while (unit < units.length - 1 && Number(value.toFixed(unit === 0 ? 0 : 1)) >= 1000) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

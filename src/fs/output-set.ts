@@ -95,9 +95,7 @@ export class OutputSet {
         throw new AirgapError(`cannot write ${join(this.dir, name)}: a directory of that name is in the way; nothing was replaced`, { hint: 'move it away or choose another directory with -o' });
       }
     }
-    const record = new AtomicFile(join(this.stagingDir, COMMIT_FILE));
-    await writeFile(record.tempPath, `${JSON.stringify({ names: [...this.#names], removed: [...this.#removed] } satisfies CommitRecord)}\n`);
-    await record.commit();
+    await new AtomicFile(join(this.stagingDir, COMMIT_FILE)).writeText(`${JSON.stringify({ names: [...this.#names], removed: [...this.#removed] } satisfies CommitRecord)}\n`);
     await syncDir(this.stagingDir);
     await mkdir(join(this.stagingDir, PREVIOUS_DIR));
     try {

@@ -4,7 +4,7 @@
  * moment after its definition is refused as an unknown kind.
  */
 import { AirgapError } from '../errors.ts';
-import { sleep } from '../store/registry/retry.ts';
+import { sleep } from '../util/sleep.ts';
 import type { KubeClient } from './client.ts';
 import { describeRef, isJsonObject, type ObjectRef } from './objects.ts';
 import type { ApplyPlan } from './plan.ts';

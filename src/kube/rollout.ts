@@ -2,7 +2,7 @@
  * Whether a Deployment, StatefulSet or DaemonSet has rolled out, by the rules of `kubectl rollout
  * status` (kubectl/pkg/polymorphichelpers/rollout_status.go), with its messages; and the wait for it.
  */
-import { sleep } from '../store/registry/retry.ts';
+import { sleep } from '../util/sleep.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
 import { describeRef, type ObjectRef } from './objects.ts';

@@ -2,15 +2,20 @@ import { ArchiveError } from '../errors.ts';
 import { parseManifest, type Descriptor } from '../oci/descriptor.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { DOCKER_CONFIG, DOCKER_MANIFEST, isIndexMediaType } from '../oci/media-types.ts';
-import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION } from '../archive/image-layout.ts';
+import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, referrerOfEntry, type ArchivedReferrer } from '../archive/image-layout.ts';
 import { tryParseReference } from '../reference.ts';
 
-/** An image found in the archive: its path (name in the private registry) and its top manifest. */
+/**
+ * An image found in the archive: its path (name in the private registry) and its top manifest. A referrer
+ * carried with an image (`collect --with-referrers`) is one too, at its own path (the image's repository with
+ * its cosign tag, or its digest), marked as such: it is pushed after the images, never listed as one.
+ */
 export interface ArchiveImage {
   path: string;
   digest: string;
   mediaType: string;
   size: number;
+  referrer?: ArchivedReferrer;
 }
 
 export interface ManifestDocument {
@@ -65,10 +70,11 @@ export class ArchiveContents {
     for (const entry of parsed.index.manifests) {
       const refName = entry.annotations?.[REF_NAME_ANNOTATION];
       const fullName = entry.annotations?.[CONTAINERD_NAME_ANNOTATION];
+      const referrer = referrerOfEntry(entry);
       // Ours annotate the path; Docker's own layouts annotate only the tag, with the full name beside it.
-      const path = refName !== undefined && /[:@]/.test(refName) ? refName : fullName === undefined ? undefined : pathFromName(fullName);
+      const path = referrer?.path ?? (refName !== undefined && /[:@]/.test(refName) ? refName : fullName === undefined ? undefined : pathFromName(fullName));
       if (path === undefined) throw new ArchiveError(`${member}: image ${entry.digest} has no name (${REF_NAME_ANNOTATION})`);
-      const image: ArchiveImage = { path, digest: entry.digest, mediaType: entry.mediaType, size: entry.size };
+      const image: ArchiveImage = { path, digest: entry.digest, mediaType: entry.mediaType, size: entry.size, ...(referrer === undefined ? {} : { referrer }) };
       this.images.set(path, image);
       added.push(image);
       const known = this.manifests.get(entry.digest);

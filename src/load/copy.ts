@@ -2,9 +2,10 @@ import { blobDigestOfMember } from '../archive/image-layout.ts';
 import { readArchive, type ArchiveMember } from '../archive/read-archive.ts';
 import { ArchiveError, DigestMismatchError } from '../errors.ts';
 import { DigestHasher, sha256Digest } from '../oci/digest.ts';
-import { ArchiveContents, type ArchiveImage } from './archive-contents.ts';
+import { ArchiveContents, type ArchiveImage, type ManifestDocument } from './archive-contents.ts';
 import type { LoadEventListener } from './events.ts';
 import { checkArchiveDigest, checkImagesLocked, checkLockedImagesPresent, checkNotEmpty, IMAGES_ARCHIVE, type LoadSource } from './preamble.ts';
+import { checkLockedReferrersPresent, checkReferrersLocked } from './referrers.ts';
 import type { NeededBlob, RegistryDestination } from './registry-destination.ts';
 
 // Manifests and configs are small; a member this small is read into memory to learn what it is.
@@ -32,6 +33,8 @@ export interface CopiedImage {
   private: string;
   /** Already in the destination with this digest before the run. */
   alreadyPresent: boolean;
+  /** Set for a referrer: the path of the image it was carried with. */
+  referrerOf?: string;
 }
 
 /**
@@ -93,6 +96,7 @@ export class ArchiveCopy {
     // The lock decides before anything is named: the archive's sha256 whatever its file name, every image it lists.
     if (read !== undefined) checkArchiveDigest(this.#source.lock, archive, IMAGES_ARCHIVE, read.sha256, 'nothing was tagged');
     checkLockedImagesPresent(this.#source.lock, archive, new Set(this.contents.images.keys()));
+    checkLockedReferrersPresent(this.#source.lock, archive, this.contents.images.values());
 
     this.#plan();
     for (const [digest, bytes] of this.contents.heldBlobs) {
@@ -117,6 +121,7 @@ export class ArchiveCopy {
       digest: image.digest,
       private: this.#references.get(image.path) ?? this.#destination.referenceOf(image.path),
       alreadyPresent: this.#complete.has(image.path),
+      ...(image.referrer === undefined ? {} : { referrerOf: image.referrer.of }),
     }));
   }
 
@@ -155,7 +160,8 @@ export class ArchiveCopy {
     for (const path of await this.#destination.completeImages(images)) {
       this.#complete.add(path);
       const image = this.contents.images.get(path);
-      if (image !== undefined) this.#emit({ type: 'image-present', path, digest: image.digest });
+      // A referrer present is said when its turn comes, after the images.
+      if (image !== undefined && image.referrer === undefined) this.#emit({ type: 'image-present', path, digest: image.digest });
     }
   }
 
@@ -166,12 +172,14 @@ export class ArchiveCopy {
     const archive = this.#source.archive;
     if (!secondPass && name === 'index.json') {
       const images = this.contents.addIndex(await readAll(member.stream, SMALL_MEMBER_BYTES, member.name), member.name);
-      // Nothing of an image the lock does not list is sent: the index comes before its blobs.
-      checkImagesLocked(this.#source.lock, archive, images);
+      const own = images.filter((i) => i.referrer === undefined);
+      // Nothing of an image (or a referrer) the lock does not list is sent: the index comes before its blobs.
+      checkImagesLocked(this.#source.lock, archive, own);
+      checkReferrersLocked(this.#source.lock, archive, images);
       const nested = member.name.includes('!');
       if (!nested) {
-        checkLockedImagesPresent(this.#source.lock, archive, new Set(images.map((i) => i.path)));
-        this.#emit({ type: 'archive', path: archive, images: images.length, layout: 'oci+docker' });
+        checkLockedImagesPresent(this.#source.lock, archive, new Set(own.map((i) => i.path)));
+        this.#emit({ type: 'archive', path: archive, images: own.length, layout: 'oci+docker' });
       } else if (!this.#checkedIndex) {
         this.#emit({ type: 'archive', path: archive, images: 0, layout: 'per-image' });
       }
@@ -234,25 +242,42 @@ export class ArchiveCopy {
     if (needed !== undefined) await this.#destination.blob(needed, member.stream);
   }
 
-  /** Every blob of every image in its repository, then manifests, children first, then the tag. */
-  async #finishImages(): Promise<void> {
-    const todo = [...this.contents.images.values()].filter((i) => !this.#complete.has(i.path));
-    const results = await Promise.allSettled(todo.map(async (image) => {
-      const repository = this.#destination.repositoryOf(image.path);
-      for (const blob of this.contents.blobsOf(image)) {
-        if (!this.#destination.has(blob.digest, repository)) {
-          throw new ArchiveError(`image ${image.path}: blob ${blob.digest} is not in the archive`, { hint: 'the archive is truncated or incomplete: copy it across again; nothing of this image was tagged' });
-        }
+  /** An image's (or a referrer's) manifests, once every blob they name is in its repository and the top one is proven. */
+  #pushable(image: ArchiveImage): { manifests: ManifestDocument[]; top: ManifestDocument } {
+    const repository = this.#destination.repositoryOf(image.path);
+    for (const blob of this.contents.blobsOf(image)) {
+      if (!this.#destination.has(blob.digest, repository)) {
+        throw new ArchiveError(`image ${image.path}: blob ${blob.digest} is not in the archive`, { hint: 'the archive is truncated or incomplete: copy it across again; nothing of this image was tagged' });
       }
-      const manifests = this.contents.manifestsOf(image);
-      const top = this.contents.manifests.get(image.digest);
-      if (top === undefined) throw new ArchiveError(`the archive has no manifest ${image.digest} for image ${image.path}`);
-      if (sha256Digest(top.bytes) !== image.digest) throw new DigestMismatchError(`image ${image.path}: its manifest does not hash to ${image.digest}`, image.digest, sha256Digest(top.bytes), { hint: CORRUPT_HINT });
+    }
+    const manifests = this.contents.manifestsOf(image);
+    const top = this.contents.manifests.get(image.digest);
+    if (top === undefined) throw new ArchiveError(`the archive has no manifest ${image.digest} for image ${image.path}`);
+    if (sha256Digest(top.bytes) !== image.digest) throw new DigestMismatchError(`image ${image.path}: its manifest does not hash to ${image.digest}`, image.digest, sha256Digest(top.bytes), { hint: CORRUPT_HINT });
+    return { manifests, top };
+  }
+
+  /**
+   * Every blob of every image in its repository, then manifests, children first, then the tag. Then the
+   * referrers, one at a time in the archive's order, so that what they refer to is there before them.
+   */
+  async #finishImages(): Promise<void> {
+    const all = [...this.contents.images.values()];
+    const todo = all.filter((i) => !this.#complete.has(i.path) && i.referrer === undefined);
+    const results = await Promise.allSettled(todo.map(async (image) => {
+      const { manifests, top } = this.#pushable(image);
       const reference = await this.#destination.putImage(image.path, manifests, top);
       this.#references.set(image.path, reference);
       this.#emit({ type: 'image-pushed', path: image.path, reference, digest: image.digest });
     }));
     const failure = results.find((r) => r.status === 'rejected');
     if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+    for (const image of all) {
+      if (image.referrer === undefined) continue;
+      const present = this.#complete.has(image.path);
+      const reference = await this.#destination.putReferrer(image.path, image.digest, present ? undefined : this.#pushable(image));
+      this.#references.set(image.path, reference);
+      this.#emit({ type: 'referrer', of: image.referrer.of, reference, digest: image.digest, how: present ? 'present' : 'pushed' });
+    }
   }
 }

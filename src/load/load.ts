@@ -42,11 +42,21 @@ export interface LoadedImage {
   alreadyPresent: boolean;
 }
 
+/** A signature, SBOM or attestation carried with an image (`collect --with-referrers`), where load put it. */
+export interface LoadedReferrer {
+  /** The path of the image it was carried with. */
+  of: string;
+  private: string;
+  digest: string;
+  alreadyPresent: boolean;
+}
+
 export interface LoadResult {
   archive: string;
   /** Whether the archive was held to a lock, or loaded with --no-lock. */
   lock: 'checked' | 'none';
   images: LoadedImage[];
+  referrers: LoadedReferrer[];
   imagesMap: string;
   uploadedBlobs: number;
   uploadedBytes: number;
@@ -83,15 +93,16 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     const copy = new ArchiveCopy(source, destination, emit);
     const copied = await copy.run(options.signal);
     warnings.push(...copy.warnings);
-    const images: LoadedImage[] = copied.map((image) => ({
+    const images: LoadedImage[] = copied.filter((image) => image.referrerOf === undefined).map((image) => ({
       reference: source.lock?.images.find((i) => i.path === image.path)?.reference ?? image.path,
       private: image.private,
       digest: image.digest,
       alreadyPresent: image.alreadyPresent,
     }));
+    const referrers: LoadedReferrer[] = copied.flatMap((r) => (r.referrerOf === undefined ? [] : [{ of: r.referrerOf, private: r.private, digest: r.digest, alreadyPresent: r.alreadyPresent }]));
     const imagesMap = await writeImagesMap(source.dir, options.registry, images);
     const { charms, charmsDir } = await unpackCharms(source, options.charmsDir, (file, size) => emit({ type: 'charm', file, size }));
-    return { archive: source.archive, lock: source.lock === undefined ? 'none' : 'checked', images, imagesMap, ...destination.counts, charms, charmsDir, warnings };
+    return { archive: source.archive, lock: source.lock === undefined ? 'none' : 'checked', images, referrers, imagesMap, ...destination.counts, charms, charmsDir, warnings };
   } finally {
     // After a failure: let uploads in flight end (each cancels its own session) before the pools close.
     await destination.settle().catch(() => {});

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { archiveExists, archiveFilesOf, archiveOfPart, archiveStream, checkArchiveFiles, wholeFile, type ArchiveFiles } from '../archive/archive-files.ts';
 import { AirgapError, ArchiveError, DigestMismatchError, UsageError } from '../errors.ts';
@@ -19,7 +19,7 @@ import { extractCharms } from './charms.ts';
 export const IMAGES_MAP_FILE = 'airgap-images.json';
 export const IMAGES_ARCHIVE = 'images.tar.gz';
 export const CHARMS_ARCHIVE = 'charms.tar.gz';
-const SAME_COLLECT = `copy the archives and ${LOCK_FILE_NAME} from the same collect run`;
+export const SAME_COLLECT = `copy the archives and ${LOCK_FILE_NAME} from the same collect run`;
 
 export interface LoadSource {
   /** The images archive (its name, when it is in parts). */
@@ -155,14 +155,7 @@ export interface MappedImage {
 /** airgap-images.json: what deploy reads to find each image of the release in the private registry. */
 export async function writeImagesMap(dir: string, registry: string, images: readonly MappedImage[]): Promise<string> {
   const path = join(dir, IMAGES_MAP_FILE);
-  const file = new AtomicFile(path);
-  try {
-    await writeFile(file.tempPath, `${JSON.stringify({ registry, images: images.map(({ reference, private: priv, digest }) => ({ reference, private: priv, digest })) }, null, 2)}\n`);
-    await file.commit();
-  } catch (err: unknown) {
-    await file.discard();
-    throw err;
-  }
+  await new AtomicFile(path).writeText(`${JSON.stringify({ registry, images: images.map(({ reference, private: priv, digest }) => ({ reference, private: priv, digest })) }, null, 2)}\n`);
   return path;
 }
 

@@ -3,6 +3,7 @@ import type { ManifestDocument, RegistryHost } from '../store/registry/client.ts
 import type { UploadSession } from '../store/registry/upload.ts';
 import { Limiter } from '../util/limiter.ts';
 import type { LoadEventListener } from './events.ts';
+import { listInReferrersTag } from './referrers.ts';
 import { targetOf, type RegistryLocation } from './target.ts';
 
 /** A blob of the archive and the repositories (first one first) of the images that need it. */
@@ -265,6 +266,27 @@ export class RegistryDestination {
         // A session that never opened needs no cancelling.
       }
     }));
+  }
+
+  /**
+   * A referrer, once the images are there: its manifests children first and its cosign tag, when `docs` are
+   * given (undefined: it was there already), then its place in the subject's referrers tag index on a registry
+   * without the referrers API (referrers.ts).
+   */
+  async putReferrer(path: string, digest: string, docs: { manifests: readonly ManifestDocument[]; top: ManifestDocument } | undefined): Promise<string> {
+    const target = targetOf(this.#location, path);
+    const what = `referrer ${path}`;
+    await this.#work.run(async () => {
+      let indexed: boolean | undefined;
+      for (const doc of docs?.manifests ?? []) {
+        const { ociSubject } = await this.#host.putManifest(target.repository, doc.digest, doc, what);
+        if (doc.digest === digest) indexed = ociSubject !== undefined;
+      }
+      if (docs !== undefined && target.tag !== undefined) await this.#host.putManifest(target.repository, target.tag, docs.top, what);
+      const top = docs?.top ?? (await this.#host.getManifest(target.repository, digest, what));
+      await listInReferrersTag(this.#host, target.repository, top, indexed, what);
+    });
+    return target.reference;
   }
 
   /** Manifests children first, then the tag: an image is named only once all of it is there. */

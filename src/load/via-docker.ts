@@ -210,6 +210,13 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
     checkNotEmpty(archive, loaded.length);
     if (planned.length === 0) throw new AirgapError(`the Docker daemon loaded no tagged image from ${archive}`, { hint: 'an image without a tag in the archive cannot be pushed by name' });
   }
+  const referrers = lock?.images.reduce((n, i) => n + (i.referrers?.length ?? 0), 0) ?? 0;
+  if (referrers > 0) {
+    // docker load takes images only, and the daemon pushes them under new digests that nothing refers to.
+    const message = `the ${referrers} referrer(s) in the archive (signatures, SBOMs, attestations) are not loaded through the Docker daemon; load with --via registry to carry them`;
+    warnings.push(message);
+    emit({ type: 'warning', message });
+  }
   if (skipped.length > 0) {
     const message = `${skipped.length} image(s) pinned by digest only cannot be pushed through the Docker daemon (a push needs a tag): ${skipped.join(', ')}; load them with --via registry`;
     warnings.push(message);

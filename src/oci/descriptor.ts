@@ -15,6 +15,8 @@ export interface Descriptor {
   platform?: Platform;
   annotations?: Record<string, string>;
   urls?: string[];
+  /** OCI 1.1: what an artifact is (a referrers listing names each referrer's). */
+  artifactType?: string;
 }
 
 export interface ImageManifest {
@@ -35,6 +37,11 @@ export interface ImageIndex {
 export type ParsedManifest = { kind: 'index'; index: ImageIndex } | { kind: 'manifest'; manifest: ImageManifest };
 
 const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+
+/** A digest airgap can verify: sha256, lowercase hex, as every registry it targets gives. */
+export function isSha256Digest(text: string): boolean {
+  return DIGEST_PATTERN.test(text);
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -95,4 +95,6 @@ export interface PlannedImage {
   /** Where it lives under any registry. */
   path: string;
   mentions: ImageMention[];
+  /** Added by collect rather than named by the release (Juju's own images): why it is carried. */
+  reason?: string;
 }

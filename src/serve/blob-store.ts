@@ -6,11 +6,12 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
+import { AtomicFile } from '../fs/atomic-file.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { OCI_INDEX, OCI_LAYOUT_VERSION } from '../oci/media-types.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
@@ -49,7 +50,7 @@ export class BlobStore {
     try {
       for (const algorithm of DIGEST_ALGORITHMS) await mkdir(join(dir, 'blobs', algorithm), { recursive: true });
       await mkdir(join(dir, TEMP_DIR), { recursive: true });
-      await writeFile(join(dir, 'oci-layout'), `${JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION })}\n`);
+      await new AtomicFile(join(dir, 'oci-layout')).writeText(`${JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION })}\n`);
     } catch (err: unknown) {
       throw new AirgapError(`cannot use ${dir} as the registry's store: ${messageOf(err)}`, { cause: err, hint: 'choose a writable directory with --store' });
     }
@@ -162,22 +163,8 @@ export class BlobStore {
    */
   writeIndex(entries: readonly Descriptor[]): Promise<void> {
     const bytes = Buffer.from(`${JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }, null, 2)}\n`);
-    const write = async (): Promise<void> => {
-      const temp = this.tempPath();
-      try {
-        const handle = await open(temp, 'w');
-        try {
-          await handle.writeFile(bytes);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await rename(temp, join(this.dir, 'index.json'));
-      } catch (err: unknown) {
-        await rm(temp, { force: true });
-        throw err;
-      }
-    };
+    // The temporary file goes where open() sweeps those of servers no longer running.
+    const write = (): Promise<void> => new AtomicFile(join(this.dir, 'index.json'), this.tempPath()).writeText(bytes);
     const next = this.#indexWrite.then(write, write);
     this.#indexWrite = next.catch(() => {});
     return next;

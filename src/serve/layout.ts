@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveError, messageOf } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
-import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION } from '../archive/image-layout.ts';
+import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, referrerOfEntry } from '../archive/image-layout.ts';
 import { tryParseReference } from '../reference.ts';
 import { blobSubPath } from './digest.ts';
 import { splitPath } from './names.ts';
@@ -34,9 +34,15 @@ export interface LayoutImage {
 /**
  * The repository and tag an index.json entry stands for: `org.opencontainers.image.ref.name` as airgap writes it
  * (the image's path, `team/app:1.0`), else the full name containerd and Docker 25 write beside a bare tag, else
- * the store's own repository annotation. Undefined when the entry names no repository.
+ * the store's own repository annotation; a referrer `collect --with-referrers` carried goes in its image's repository,
+ * by digest or under its cosign tag. Undefined when the entry names no repository.
  */
 export function imageOfEntry(entry: Descriptor): LayoutImage | undefined {
+  const referrer = referrerOfEntry(entry);
+  if (referrer !== undefined) {
+    const split = splitPath(referrer.path);
+    return split === undefined ? undefined : { name: split.name, tag: split.tag, descriptor: entry };
+  }
   const refName = entry.annotations?.[REF_NAME_ANNOTATION];
   const fullName = entry.annotations?.[CONTAINERD_NAME_ANNOTATION];
   const repository = entry.annotations?.[REPOSITORY_ANNOTATION];

@@ -26,17 +26,11 @@ export function quoted(name: string): string {
   return `"${printable(name)}"`;
 }
 
-/** Erases the terminal's current line: what a status line redraws itself with. */
-export const ERASE_LINE = '\r\u001b[2K';
-
 /**
- * The last guard before the terminal, for text the CLI has already laid out in lines: newlines stay, as
- * does ERASE_LINE (printers escape data with `printable` first, so only their own ones are left); every
- * other control character is escaped.
+ * The last guard before the terminal, for text the CLI has already laid out in lines: newlines stay, every
+ * other control character is escaped. No printer writes escape sequences of its own: the live displays are
+ * listr2's, which writes to the terminal itself.
  */
 export function terminalSafe(text: string): string {
-  return text
-    .split(ERASE_LINE)
-    .map((part) => part.replace(UNPRINTABLE_BUT_NEWLINE, escape))
-    .join(ERASE_LINE);
+  return text.replace(UNPRINTABLE_BUT_NEWLINE, escape);
 }

@@ -1,32 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TarEntry } from '../../src/archive/tar-entry.ts';
 import { writeTarGz } from '../../src/archive/write-archive.ts';
 import { AirgapError } from '../../src/errors.ts';
 import { run } from '../support/process.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
-let serial = 0;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-write-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
-
-async function freshDir(): Promise<string> {
-  const dir = join(tmp.path, `d${serial++}`);
-  await mkdir(dir);
-  return dir;
-}
-
+const tmp = useTempDir('airgap-write-');
 async function readTarGz(file: string): Promise<{ name: string; data: Buffer }[]> {
   const members: { name: string; data: Buffer }[] = [];
   const ex = extract();
@@ -56,7 +42,7 @@ function small(name: string, text: string): TarEntry {
 
 describe('writeTarGz', () => {
   it('writes the same bytes for the same entries, however their sources are chunked', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const layer = randomBytes(500_000);
     const head = [small('oci-layout', '{"imageLayoutVersion":"1.0.0"}\n'), small('index.json', JSON.stringify({ schemaVersion: 2, manifests: [] }))];
     const digests = [];
@@ -71,7 +57,7 @@ describe('writeTarGz', () => {
   });
 
   it('writes a tar.gz with exactly the entries given, in order, and reports its sha256 and size', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'images.tar.gz');
     const layerA = randomBytes(300_000);
     const layerB = randomBytes(70_001);
@@ -107,7 +93,7 @@ describe('writeTarGz', () => {
   });
 
   it('compresses the small entries and stores the streamed ones', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'images.tar.gz');
     const json = Buffer.from(`${JSON.stringify({ schemaVersion: 2, manifests: [] })}\n`.repeat(10_000));
     // Compressible on purpose: a stored block shows the switch happened (random bytes would be stored anyway).
@@ -123,7 +109,7 @@ describe('writeTarGz', () => {
   });
 
   it('writes an archive with no entries', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'charms.tar.gz');
     const written = await writeTarGz(path, async () => {});
     expect(await readTarGz(path)).toEqual([]);
@@ -131,7 +117,7 @@ describe('writeTarGz', () => {
   });
 
   it('replaces a file already under the final name', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'images.tar.gz');
     await writeTarGz(path, async (append) => append(small('old', 'old')));
     await writeTarGz(path, async (append) => append(small('new', 'new')));
@@ -145,7 +131,7 @@ describe('writeTarGz', () => {
     ['after the small entries', 2],
     ['in the middle of a streamed entry', 3],
   ])('leaves neither the final file nor a .partial when fill throws %s', async (_name, after) => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const layer = randomBytes(200_000);
     for (let i = 0; i < 150; i++) {
       const failure = new Error('registry went away');
@@ -169,7 +155,7 @@ describe('writeTarGz', () => {
   });
 
   it('passes on the error fill threw', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const failure = new Error('resolve failed for busybox:1.36');
     await expect(writeTarGz(join(dir, 'x.tar.gz'), async () => {
       throw failure;
@@ -177,7 +163,7 @@ describe('writeTarGz', () => {
   });
 
   it('leaves nothing behind when the signal aborts', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const controller = new AbortController();
     const layer = randomBytes(100_000);
     const promise = writeTarGz(join(dir, 'images.tar.gz'), async (append) => {
@@ -197,7 +183,7 @@ describe('writeTarGz', () => {
   });
 
   it('says "no space left" and names the path on a really full disk, and leaves the directory empty', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
     try {
       const path = join(dir, 'images.tar.gz');

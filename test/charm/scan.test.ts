@@ -1,27 +1,22 @@
 /** The charm scanner on the 37 packed charms of Charmed Kubeflow 1.8 (test/fixtures/ckf/release-1.8) and on bad zips. */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { scanCharm, type CharmScan } from '../../src/charm/scan.ts';
 import { formatReference, parseReference } from '../../src/reference.ts';
 import { testCharm, zipOf } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { aliasBomb } from '../support/yaml-bombs.ts';
 
 const RELEASE = resolve(import.meta.dirname, '../fixtures/ckf/release-1.8');
 const normalise = (reference: string): string => formatReference(parseReference(reference));
 
 let scans: CharmScan[];
-let tmp: TempDir;
+const tmp = useTempDir('airgap-scan-');
 beforeAll(async () => {
   const dir = join(RELEASE, 'charms');
   scans = await Promise.all((await readdir(dir)).sort().map((file) => scanCharm(join(dir, file))));
-  tmp = await makeTempDir('airgap-scan-');
 });
-afterAll(async () => {
-  await tmp.remove();
-});
-
 function scanOf(name: string): CharmScan {
   const scan = scans.find((s) => s.name === name);
   if (scan === undefined) throw new Error(`no charm ${name}`);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runChecks } from '../../src/check/check.ts';
-import { formatCheckLine } from '../../src/commands/check.ts';
+import { formatCheckLine } from '../../src/cli/check-report.ts';
 
 describe('runChecks', () => {
   it('skips a section without its flags or config, saying why, in a fixed order', async () => {
@@ -10,9 +10,9 @@ describe('runChecks', () => {
     const report = await runChecks({
       juju: { env },
       kubernetes: { env, serviceAccountDir: join('/nonexistent', 'sa') },
-      onResult: (r) => seen.push(`${r.section} ${r.status}`),
+      onEvent: (e) => seen.push(e.type === 'checking' ? `checking ${e.parts.join(' ')}` : `${e.part}: ${e.results.map((r) => `${r.section} ${r.status}`).join(', ')}`),
     });
-    expect(seen).toEqual(['registry skip', 'juju warn', 'kubernetes skip', 'dns skip']);
+    expect(seen).toEqual(['checking registry juju kubernetes', 'registry: registry skip', 'juju: juju warn', 'kubernetes: kubernetes skip, dns skip']);
     expect(report.failed).toBe(0);
     expect(report.warned).toBe(1);
     expect(report.results[2]?.detail).toContain('no kubeconfig: KUBECONFIG is not set, /nonexistent-home/.kube/config does not exist');

@@ -1,27 +1,21 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkContainerdConfig } from '../../src/check/containerd.ts';
 import { renderContainerd } from '../../src/config/containerd.ts';
 import { writeRendering } from '../../src/config/rendered.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-check-ctrd-');
 let ca: CertificateAuthority;
 let other: CertificateAuthority;
-let serial = 0;
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-check-ctrd-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   other = await makeUntrustedCertificateAuthority(tmp.path);
 });
-afterAll(async () => {
-  await tmp?.remove();
-});
-
 async function rendered(registry: string, caFile: string | undefined, mirrorFor: string[] = []): Promise<string> {
-  const dir = join(tmp.path, `certs-${serial++}`);
+  const dir = join(await tmp.dir('case'), 'certs.d');
   await writeRendering(await renderContainerd({ flavour: 'containerd', registry, caFile, mirrorFor }), dir, false);
   return dir;
 }

@@ -1,23 +1,18 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkJuju } from '../../src/check/juju.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // Against the stand-in juju (test/stand-ins/README.md): no Juju controller can run here.
 const JUJU = resolve(import.meta.dirname, '../stand-ins/juju');
-let tmp: TempDir;
+const tmp = useTempDir('airgap-check-juju-');
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-check-juju-');
   await mkdir(tmp.path, { recursive: true });
   await writeFile(join(tmp.path, 'state.json'), JSON.stringify({ model: 'kubeflow' }));
   env = { ...process.env, JUJU_STANDIN_STATE: join(tmp.path, 'state.json') };
-});
-
-afterAll(async () => {
-  await tmp?.remove();
 });
 
 describe('checkJuju', () => {

@@ -1,18 +1,11 @@
 /** Where images are pulled from: --mirror and containers-registries.conf(5) version 2. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseMirrorFlag, pullSources, readRegistriesConf, type MirrorMap } from '../../src/collect/mirrors.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-mirrors-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
-
+const tmp = useTempDir('airgap-mirrors-');
 async function conf(text: string): Promise<MirrorMap> {
   const file = join(tmp.path, `registries-${Math.random().toString(16).slice(2)}.conf`);
   await writeFile(file, text);

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { renderContainerd } from '../../src/config/containerd.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 interface HostsToml {
   server: string;
@@ -11,16 +11,11 @@ interface HostsToml {
   host: Record<string, { capabilities: string[]; ca?: string; override_path?: boolean }>;
 }
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-config-ctrd-');
 let ca: CertificateAuthority;
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-config-ctrd-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
 });
-afterAll(async () => {
-  await tmp?.remove();
-});
-
 function toml(text: string | undefined): HostsToml {
   return parseToml(text ?? '') as unknown as HostsToml;
 }

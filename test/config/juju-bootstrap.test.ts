@@ -2,21 +2,14 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderJujuBootstrap } from '../../src/config/juju-bootstrap.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The script is run by a real sh against the stand-in juju (test/stand-ins/README.md): no controller here.
 const execFileAsync = promisify(execFile);
 const STAND_INS = resolve(import.meta.dirname, '../stand-ins');
-let tmp: TempDir;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-config-juju-');
-});
-afterAll(async () => {
-  await tmp?.remove();
-});
-
+const tmp = useTempDir('airgap-config-juju-');
 async function runScript(script: string, env: NodeJS.ProcessEnv): Promise<{ cloud: string; controller?: string; config: Record<string, string> }> {
   const file = join(tmp.path, 'bootstrap.sh');
   const kept = join(tmp.path, 'kept.json');

@@ -1,21 +1,16 @@
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { renderRegistryConfig } from '../../src/config/registry-config.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-config-reg-');
 let ca: CertificateAuthority;
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-config-reg-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
 });
-afterAll(async () => {
-  await tmp?.remove();
-});
-
 describe('renderRegistryConfig', () => {
   it('HTTPS on the registry\'s port with htpasswd, every path absolute', async () => {
     const htpasswd = join(tmp.path, 'htpasswd');

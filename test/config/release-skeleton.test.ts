@@ -1,22 +1,17 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { renderReleaseSkeleton } from '../../src/config/release-skeleton.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-let tmp: TempDir;
+const tmp = useTempDir('airgap-init-');
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-init-');
   await cp(join(ROOT, 'bundles', 'demo'), join(tmp.path, 'demo'), { recursive: true });
   await cp(join(ROOT, 'test', 'fixtures', 'ckf'), join(tmp.path, 'ckf'), { recursive: true });
 });
-afterAll(async () => {
-  await tmp?.remove();
-});
-
 /** The manifest written, loaded as collect loads a release today (loadRelease, then planImages). */
 async function written(output: string, text: string): Promise<{ doc: Record<string, unknown>; images: string[] }> {
   await writeFile(output, text);

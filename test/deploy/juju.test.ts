@@ -6,31 +6,28 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AirgapError } from '../../src/errors.ts';
 import { Juju, JujuCommandError, JujuWaitError, formatCommand } from '../../src/deploy/juju.ts';
 import { hasRelation, inError, notReady, parseJujuStatus } from '../../src/deploy/juju-status.ts';
 import type { ModelState } from '../../src/deploy/juju-status.ts';
 import type { NotReady } from '../../src/deploy/juju-status.ts';
-import { makeTempDir } from '../support/tmp.ts';
-import type { TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const STAND_IN = fileURLToPath(new URL('../stand-ins/juju', import.meta.url));
 const CKF_BUNDLE = fileURLToPath(new URL('../fixtures/ckf/1.7-bundle-airgap.yaml', import.meta.url));
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-juju-');
+/** This test's own directory: its model, its argv log, the files it deploys. */
+let dir: string;
 let statePath: string;
 let logPath: string;
 
 beforeEach(async () => {
-  tmp = await makeTempDir('airgap-juju-');
-  statePath = join(tmp.path, 'state.json');
-  logPath = join(tmp.path, 'juju-argv.log');
+  dir = await tmp.dir('case');
+  statePath = join(dir, 'state.json');
+  logPath = join(dir, 'juju-argv.log');
   await writeFile(statePath, JSON.stringify({ model: 'kubeflow' }));
-});
-
-afterEach(async () => {
-  await tmp.remove();
 });
 
 function standInEnv(mode = 'settle', extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -65,15 +62,15 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 
 /** The real Kubeflow 1.7 air-gapped bundle beside empty charm files, as after `airgap load`. */
 async function ckfBundle(): Promise<string> {
-  const bundle = join(tmp.path, 'bundle.airgap.yaml');
+  const bundle = join(dir, 'bundle.airgap.yaml');
   await copyFile(CKF_BUNDLE, bundle);
   const text = await readFile(bundle, 'utf8');
-  for (const charm of new Set(text.match(/\.\/[\w.-]+\.charm/g) ?? [])) await writeFile(join(tmp.path, charm), '');
+  for (const charm of new Set(text.match(/\.\/[\w.-]+\.charm/g) ?? [])) await writeFile(join(dir, charm), '');
   return bundle;
 }
 
 async function deployArgo(j: Juju): Promise<void> {
-  const charm = join(tmp.path, 'argo-controller_1b8dd06.charm');
+  const charm = join(dir, 'argo-controller_1b8dd06.charm');
   await writeFile(charm, '');
   await j.run(j.deployCharmCommand(charm, 'argo-controller', { resources: { 'oci-image': '10.0.0.5:5000/argoproj/workflow-controller:v3.3.9' }, config: {} }));
 }
@@ -87,20 +84,20 @@ describe('Juju driver against the stand-in juju', () => {
   });
 
   it('says juju is not found, where it looked, and what to do', async () => {
-    const missing = join(tmp.path, 'no-such', 'juju');
+    const missing = join(dir, 'no-such', 'juju');
     const err = await failure(new Juju({ jujuPath: missing }).version());
     expect(err).toBeInstanceOf(AirgapError);
     expect(err).not.toBeInstanceOf(JujuCommandError);
     expect((err as AirgapError).message).toBe(`juju not found (looked for ${missing})`);
     expect((err as AirgapError).hint).toBe('install the juju snap or pass --juju PATH');
 
-    const onPath = await failure(new Juju({ env: { PATH: tmp.path } }).status());
+    const onPath = await failure(new Juju({ env: { PATH: dir } }).status());
     expect((onPath as AirgapError).message).toBe('juju not found (looked for "juju" on PATH)');
   });
 
   it('deploys a bundle with --trust and an overlay, exactly as built, and reads back the model', async () => {
     const bundle = await ckfBundle();
-    const overlay = join(tmp.path, 'overlay.yaml');
+    const overlay = join(dir, 'overlay.yaml');
     await writeFile(overlay, 'applications:\n  istio-ingressgateway:\n    options:\n      gateway_service_type: LoadBalancer\n');
     const j = juju();
     const command = j.deployBundleCommand(bundle, { trust: true, overlays: [overlay] });
@@ -140,7 +137,7 @@ describe('Juju driver against the stand-in juju', () => {
   });
 
   it('deploys a charm with resources and config (spaces, quotes, brackets) recorded byte for byte', async () => {
-    const charm = join(tmp.path, 'jupyter-ui_44f2a27.charm');
+    const charm = join(dir, 'jupyter-ui_44f2a27.charm');
     await writeFile(charm, '');
     const images = "['10.0.0.5:5000/charmedkubeflow/jupyter-scipy:v1.7.0_20.04_1', '10.0.0.5:5000/x:1']";
     const json = '{"global-hub": "10.0.0.5:5000/istio", "note": "it\'s $HOME `x` ; rm -rf /", }';

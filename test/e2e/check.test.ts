@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap, type CliResult } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { REGISTRY_BINARY, startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { freePort, sleep, startManagedProcess, type ManagedProcess } from '../support/process.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { freePort, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { sleep } from '../../src/util/sleep.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startStandInKubeApiServer, type StandInKubeApiServer } from '../stand-ins/kube-apiserver.ts';
 
 // `airgap check` through the built CLI: real docker-registry servers (TLS with htpasswd, plain HTTP), a
@@ -18,7 +19,7 @@ const JUJU = join(ROOT, 'test', 'stand-ins', 'juju');
 const USER = 'checker';
 const PASSWORD = 'check-pa55';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-check-');
 let ca: CertificateAuthority;
 let untrusted: CertificateAuthority;
 let secure: RunningRegistry;
@@ -67,7 +68,6 @@ function line(result: CliResult, section: string, what: string): string {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-check-');
   home = join(tmp.path, 'home');
   await mkdir(join(home, '.docker'), { recursive: true });
   jujuState = join(tmp.path, 'juju-state.json');
@@ -93,7 +93,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([secure?.stop(), plain?.stop(), healthy?.stop(), broken?.stop()]);
-  await tmp?.remove();
 });
 
 describe('airgap check', () => {

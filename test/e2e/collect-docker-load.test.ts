@@ -6,17 +6,16 @@ import { DOCKER_CLI, startDockerd, type RunningDockerd } from '../support/docker
 import { demoImageSet, pushTestImages, type PushedImage } from '../support/images.ts';
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // `docker load -i images.tar.gz` on a real Docker Engine: the archive is a docker-archive as well as an
 // OCI layout, gzip outer stream and compressed layers included.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-docker-load-');
 let registry: RunningRegistry;
 let dockerd: RunningDockerd;
 let pushed: PushedImage[];
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-docker-load-');
   registry = await startRegistry();
   [pushed, dockerd] = await Promise.all([pushTestImages(registry, demoImageSet()), startDockerd(join(tmp.path, 'd'))]);
 });
@@ -24,7 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await dockerd?.stop();
   await registry?.stop();
-  await tmp?.remove();
 });
 
 async function docker(args: string[]): Promise<string> {

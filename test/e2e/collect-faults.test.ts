@@ -7,16 +7,16 @@ import { AIRGAP_BIN, runAirgap } from '../support/airgap-cli.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 // A real registry behind a proxy that breaks things on purpose.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-faults-');
 let registry: RunningRegistry;
 let pushed: PushedImage[];
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-faults-');
   registry = await startRegistry();
   pushed = await pushTestImages(registry, [
     { repository: 'faults/big', tag: '1', layers: [{ seed: 'big-1', sizeBytes: 3_000_000, files: 3 }, { seed: 'big-2', sizeBytes: 2_000_000 }] },
@@ -25,7 +25,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
-  await tmp?.remove();
 });
 
 async function imageList(name: string, host: string): Promise<{ dir: string; list: string }> {
@@ -105,8 +104,8 @@ describe('collect through faults', () => {
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       // Interrupt once layer bytes are flowing.
-      for (let i = 0; i < 200 && !proxy.requests.some((r) => /blobs/.test(r.url) && r.status === 200); i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 200 && !proxy.requests.some((r) => /blobs/.test(r.url) && r.status === 200); i++) await sleep(50);
+      await sleep(300);
       child.kill('SIGINT');
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect(code).toBe(130);

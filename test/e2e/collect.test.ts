@@ -12,14 +12,14 @@ import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { sha256Digest, skopeo } from '../support/skopeo.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
 
 const PLACEHOLDER = '172.17.0.2:5000';
 const USER = 'collector';
 const PASSWORD = 's3cret-Pa55word';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-collect-');
 let ca: CertificateAuthority;
 let plain: RunningRegistry;
 let secure: RunningRegistry;
@@ -89,7 +89,6 @@ async function readLock(dir: string): Promise<Lock> {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-collect-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   plain = await startRegistry();
   secure = await startRegistry({ tls: { certFile: ca.certFile, keyFile: ca.keyFile }, htpasswd: { username: USER, password: PASSWORD } });
@@ -107,7 +106,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([plain?.stop(), secure?.stop()]);
-  await tmp?.remove();
 });
 
 describe('airgap collect of a release from a private-CA registry with basic auth', () => {

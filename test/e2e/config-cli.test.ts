@@ -1,20 +1,15 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap } from '../support/airgap-cli.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The config and init commands as a user runs them: exit codes, what is printed and what is written.
 const ROOT = resolve(import.meta.dirname, '../..');
-let tmp: TempDir;
+const tmp = useTempDir('airgap-config-cli-');
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-config-cli-');
   await cp(join(ROOT, 'bundles', 'demo'), join(tmp.path, 'demo'), { recursive: true });
 });
-afterAll(async () => {
-  await tmp?.remove();
-});
-
 describe('airgap config', () => {
   it('prints without -o, writes with it, and names where each file belongs', async () => {
     const printed = await runAirgap(['config', 'skypilot', '--registry', 'reg.example:5000', '--pull-secret', 'airgap-registry']);

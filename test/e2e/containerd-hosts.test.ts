@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AIRGAP_BIN } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { buildOciLayout, type BuiltImage } from '../support/images.ts';
-import { CommandError, run, sleep, startManagedProcess, type ManagedProcess } from '../support/process.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { CommandError, run, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { sleep } from '../../src/util/sleep.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The rendered hosts.toml proven by real containerd (Debian's), in a network namespace of this test's own with
 // only loopback up: `airgap serve` answers there over HTTPS with the rendered CA, and containerd's fallback to
@@ -17,7 +18,7 @@ const REGISTRY = `127.0.0.1:${PORT}`;
 const PREFIX = 'mirror';
 const CTR_TIMEOUT_MS = 120_000;
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-ctrd-');
 let ca: CertificateAuthority;
 let images: BuiltImage[];
 let netns: ManagedProcess;
@@ -50,7 +51,6 @@ async function renderHosts(dir: string, caFile: string | undefined): Promise<voi
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-ctrd-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   // Served under the prefix: docker.io/airgap-test/app-a must become /v2/mirror/airgap-test/app-a.
   images = await buildOciLayout(join(tmp.path, 'layout'), [
@@ -86,7 +86,6 @@ afterAll(async () => {
   await containerd?.stop();
   await serve?.stop();
   await netns?.stop();
-  await tmp?.remove();
 });
 
 describe('airgap config containerd, read by real containerd', () => {

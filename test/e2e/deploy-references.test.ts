@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap } from '../support/airgap-cli.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // Issue 16: deploy rewrote references it could not parse, skipped them when proving the images ("0 images
 // present", exit 0), and a real run went on to `juju deploy`. Now such a reference stops the deploy at
@@ -12,18 +12,14 @@ import { makeTempDir, type TempDir } from '../support/tmp.ts';
 const STAND_INS = resolve(import.meta.dirname, '../stand-ins');
 const PLACEHOLDER = '172.17.0.2:5000';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-deploy-refs-');
 let registry: RunningRegistry;
-let serial = 0;
-
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-deploy-refs-');
   registry = await startRegistry();
 });
 
 afterAll(async () => {
   await registry?.stop();
-  await tmp?.remove();
 });
 
 interface Case {
@@ -33,12 +29,10 @@ interface Case {
 }
 
 async function newCase(files: Record<string, string>): Promise<Case> {
-  const dir = join(tmp.path, `case-${serial++}`);
-  await mkdir(dir);
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  const dir = await tmp.files('case', files);
   const jujuLog = join(dir, 'juju.log');
-  const state = join(tmp.path, `juju-state-${serial}.json`);
-  await writeFile(state, JSON.stringify({ model: 'kubeflow' }));
+  // The model's state lives apart from the release files.
+  const state = join(await tmp.files('juju', { 'state.json': JSON.stringify({ model: 'kubeflow' }) }), 'state.json');
   return {
     dir,
     jujuLog,

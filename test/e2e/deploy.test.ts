@@ -6,7 +6,7 @@ import { runAirgap, type CliResult } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { demoImageSet, pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The offline side end to end: collect the shipped demo release, load it into a TLS registry, then
 // deploy with the stand-in juju (no Juju controller can run here; see test/stand-ins/README.md).
@@ -14,7 +14,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const STAND_INS = join(ROOT, 'test', 'stand-ins');
 const PLACEHOLDER = '172.17.0.2:5000';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-deploy-');
 let ca: CertificateAuthority;
 let upstream: RunningRegistry;
 let privateRegistry: RunningRegistry;
@@ -22,17 +22,13 @@ let pushed: PushedImage[];
 /** Where the collect side's three files are, and where load unpacked the charms (flat). */
 let carried: string;
 let charms: string;
-let serial = 0;
-
 interface Juju {
   env: NodeJS.ProcessEnv;
   calls(): Promise<string[][]>;
 }
 
 async function standInJuju(mode: string, seed: object = { model: 'kubeflow' }, controllerConfig: object = { 'caas-image-repo': `${privateRegistry.host}/jujusolutions` }): Promise<Juju> {
-  const dir = join(tmp.path, `juju-${serial++}`);
-  await mkdir(dir);
-  await writeFile(join(dir, 'state.json'), JSON.stringify(seed));
+  const dir = await tmp.files('juju', { 'state.json': JSON.stringify(seed) });
   const log = join(dir, 'log.jsonl');
   return {
     // No kubeconfig reachable: a real ~/.kube/config on the machine running the tests must never be touched.
@@ -42,11 +38,10 @@ async function standInJuju(mode: string, seed: object = { model: 'kubeflow' }, c
 }
 
 function deploy(args: string[], juju: Juju, registry = privateRegistry): Promise<CliResult> {
-  return runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--lock', join(carried, 'airgap-lock.json'), ...args], { env: juju.env });
+  return runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--lock', join(carried, 'airgap-lock.json'), '--poll-interval', '100ms', ...args], { env: juju.env });
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-deploy-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   [upstream, privateRegistry] = await Promise.all([startRegistry(), startRegistry({ tls: { certFile: ca.certFile, keyFile: ca.keyFile } })]);
   pushed = await pushTestImages(upstream, demoImageSet());
@@ -55,7 +50,8 @@ beforeAll(async () => {
   const manifest = join(release, 'airgap.yaml');
   await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('127.0.0.1:5000', upstream.host));
   carried = join(tmp.path, 'carried');
-  const collected = await runAirgap(['collect', manifest, '-o', carried, '--plain-http', upstream.host]);
+  // Juju's own images would come from docker.io: these tests never leave loopback, whatever juju is installed.
+  const collected = await runAirgap(['collect', manifest, '-o', carried, '--plain-http', upstream.host, '--no-juju-images']);
   if (collected.code !== 0) throw new Error(collected.stderr);
   charms = join(tmp.path, 'offline', 'charms');
   const loaded = await runAirgap(['load', carried, '--registry', privateRegistry.host, '--ca-file', ca.caFile, '--charms-dir', charms]);
@@ -64,7 +60,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), privateRegistry?.stop()]);
-  await tmp?.remove();
 });
 
 describe('airgap deploy', () => {
@@ -210,6 +205,16 @@ describe('airgap deploy refuses bad input', () => {
     const result = await runAirgap(['deploy', join(dir, 'images.txt'), '--registry', privateRegistry.host]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('an image list: there is nothing to deploy');
+  });
+
+  it('a --poll-interval that is not a duration, or so short that juju status would run back to back', async () => {
+    const juju = await standInJuju('settle');
+    for (const [value, message] of [['soon', '--poll-interval soon: expected a duration like 30m, 1h30m or 90s'], ['10ms', '--poll-interval 10ms: expected 100ms or more']] as const) {
+      const result = await deploy(['--poll-interval', value], juju);
+      expect(result.code, value).toBe(2);
+      expect(result.stderr.trim(), value).toBe(`error: ${message}`);
+    }
+    expect(await juju.calls()).toEqual([]);
   });
 
   it('no placeholder given or found', async () => {

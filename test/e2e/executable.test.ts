@@ -14,7 +14,7 @@ import { demoImageSet, pushTestImages, type PushedImage } from '../support/image
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The tool as it crosses the air gap: `npm run package` builds the single executable, which then runs from a
 // directory holding nothing else, with no Node on PATH, against the real docker-registry.
@@ -23,7 +23,7 @@ const HOST_PLATFORM = `${process.platform}-${process.arch}`;
 const BUILT = join(ROOT, 'dist', `airgap-${HOST_PLATFORM}`);
 const PLACEHOLDER = '172.17.0.2:5000';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-exe-');
 let ca: CertificateAuthority;
 let upstream: RunningRegistry;
 let privateRegistry: RunningRegistry;
@@ -72,7 +72,6 @@ async function tarMembers(archive: string): Promise<{ name: string; size: number
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-exe-');
   // The build runs while the registries start and the test images are pushed.
   const building = run(process.execPath, [join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, timeoutMs: 600_000 });
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
@@ -94,14 +93,14 @@ beforeAll(async () => {
   await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('127.0.0.1:5000', upstream.host));
   carried = join(tmp.path, 'carried');
   // The online side runs from the source tree, as a developer would, and packs the tool it built.
-  const collected = await runAirgap(['collect', manifest, '-o', carried, '--plain-http', upstream.host, '--include-tool']);
+  // Juju's own images would come from docker.io: these tests never leave loopback, whatever juju is installed.
+  const collected = await runAirgap(['collect', manifest, '-o', carried, '--plain-http', upstream.host, '--include-tool', '--no-juju-images']);
   if (collected.code !== 0) throw new Error(collected.stderr);
   lock = JSON.parse(await readFile(join(carried, 'airgap-lock.json'), 'utf8')) as Lock;
 }, 900_000);
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), privateRegistry?.stop()]);
-  await tmp?.remove();
 });
 
 describe('the single executable (npm run package)', () => {

@@ -5,11 +5,12 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AIRGAP_BIN, runAirgap } from '../support/airgap-cli.ts';
 import { freePort } from '../support/process.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { aliasBomb, aliasHeavyManifests } from '../support/yaml-bombs.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 // Hostile input of issue 16 through the real CLI. A 999-byte YAML alias bomb once hung collect and deploy,
 // and Ctrl-C could not stop them; raw escape, NUL and newline bytes of archive member names reached the
@@ -20,26 +21,10 @@ const ESCAPED = '\\u001b]0;pwned\\u0007\\u001b[2J\\u0000\\nerror: forged line \\
 // What acts on a terminal: C0 but the newline that ends our lines, DEL, C1, bidirectional controls.
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
-let tmp: TempDir;
-let serial = 0;
-
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-hostile-');
-});
-
-afterAll(async () => {
-  await tmp?.remove();
-});
-
-async function caseDir(): Promise<string> {
-  const dir = join(tmp.path, `case-${serial++}`);
-  await mkdir(dir);
-  return dir;
-}
-
+const tmp = useTempDir('airgap-hostile-');
 describe('an alias bomb', () => {
   it('is refused by collect with one line naming the file and line, and nothing is written', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const bomb = join(dir, 'bomb.yaml');
     await writeFile(bomb, aliasBomb());
     const result = await runAirgap(['collect', bomb, '-o', join(dir, 'out')], { cwd: dir });
@@ -53,7 +38,7 @@ describe('an alias bomb', () => {
   });
 
   it('is refused by deploy before anything is rewritten, proved or deployed', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     await writeFile(join(dir, 'airgap.yaml'), 'name: bomb\nplaceholder: 172.17.0.2:5000\nmanifests: [k8s.yaml]\n');
     await writeFile(join(dir, 'k8s.yaml'), aliasBomb());
     // Port 9 (discard) on loopback: were the registry ever asked, the error would say so.
@@ -71,7 +56,7 @@ describe('an alias bomb', () => {
 
 describe('Ctrl-C during the scan of a large alias-heavy file', () => {
   it('stops collect with exit 130 within a second, leaving nothing', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const release = join(dir, 'big.yaml');
     // About 10 MB of Deployments sharing blocks through aliases, the bomb last: seconds of parsing, so the
     // interrupt lands in the middle, and an interrupt that were not honoured would end in the bomb's error.
@@ -100,7 +85,7 @@ describe('Ctrl-C during the scan of a large alias-heavy file', () => {
       return Number(fields[11]) + Number(fields[12]);
     };
     const parsingFrom = (await cpuTicks()) + 20;
-    while ((await cpuTicks()) < parsingFrom) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await cpuTicks()) < parsingFrom) await sleep(5);
     const interruptedAt = performance.now();
     child.kill('SIGINT');
     const code = await closed;
@@ -130,12 +115,13 @@ async function truncatedArchive(file: string, name: string): Promise<void> {
 
 describe('a hostile archive member name', () => {
   it('serve: one error line with the name escaped; nothing left in the temporary directory', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const archive = join(dir, 'images.tar.gz');
     await truncatedArchive(archive, HOSTILE);
     const temp = join(dir, 'tmp');
     await mkdir(temp);
-    const result = await runAirgap(['serve', archive, '--listen', `127.0.0.1:${await freePort()}`], { env: { TMPDIR: temp } });
+    // Node's compile cache, which is not serve's, keeps its directory elsewhere: the temporary directory is serve's alone.
+    const result = await runAirgap(['serve', archive, '--listen', `127.0.0.1:${await freePort()}`], { env: { TMPDIR: temp, NODE_COMPILE_CACHE: join(dir, 'compile-cache') } });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -149,7 +135,7 @@ describe('a hostile archive member name', () => {
 
 describe('a hostile image name in a release', () => {
   it('collect: one error line naming the file and line, the name escaped; nothing written', async () => {
-    const dir = await caseDir();
+    const dir = await tmp.dir('case');
     const list = join(dir, 'images.txt');
     // One reference a line: everything but the newline.
     await writeFile(list, `127.0.0.1:5000/ok:1\n127.0.0.1:5000/evil${HOSTILE.replace('\n', '')}:1\n`);

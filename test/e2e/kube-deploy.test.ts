@@ -1,12 +1,12 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap, type CliResult } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { demoImageSet, pushTestImages } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startStandInKubeApiServer, type PodBehaviour, type StandInKubeApiServer } from '../stand-ins/kube-apiserver.ts';
 
 // The Kubernetes part of airgap deploy end to end: the demo release collected and loaded into a TLS
@@ -18,7 +18,7 @@ const USER = 'deployer';
 const PASSWORD = 's3cret-pa55';
 const APP_B = 'airgap-test/team/app-b:v2.1.0';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-kube-deploy-');
 let ca: CertificateAuthority;
 let upstream: RunningRegistry;
 let registry: RunningRegistry;
@@ -26,8 +26,6 @@ let carried: string;
 let charms: string;
 let home: string;
 let api: StandInKubeApiServer;
-let serial = 0;
-
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   // Nothing of this machine's own kubeconfig or docker credentials may leak in.
   return { HOME: home, KUBECONFIG: '', DOCKER_CONFIG: join(home, '.docker'), ...extra };
@@ -35,7 +33,7 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 function deployManifest(args: string[], options: { kubeconfig?: string; password?: boolean } = {}): Promise<CliResult> {
   return runAirgap([
-    'deploy', join(charms, 'web.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--lock', join(carried, 'airgap-lock.json'),
+    'deploy', join(charms, 'web.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--lock', join(carried, 'airgap-lock.json'), '--poll-interval', '100ms',
     ...(options.password === false ? [] : ['--username', USER, '--password-stdin']),
     ...(options.kubeconfig === undefined ? ['--kubeconfig', api.kubeconfig] : options.kubeconfig === '' ? [] : ['--kubeconfig', options.kubeconfig]),
     ...args,
@@ -44,14 +42,12 @@ function deployManifest(args: string[], options: { kubeconfig?: string; password
 
 async function freshApi(podBehaviour?: (image: string) => PodBehaviour): Promise<StandInKubeApiServer> {
   await api?.stop();
-  const dir = join(tmp.path, `kube-${serial++}`);
-  await mkdir(dir);
+  const dir = await tmp.dir('kube');
   api = await startStandInKubeApiServer({ dir, stepMs: 50, namespaces: ['other', 'kubeflow'], ...(podBehaviour === undefined ? {} : { podBehaviour }) });
   return api;
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-kube-deploy-');
   home = join(tmp.path, 'home');
   await mkdir(join(home, '.docker'), { recursive: true });
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
@@ -67,7 +63,8 @@ beforeAll(async () => {
   const manifest = join(release, 'airgap.yaml');
   await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('127.0.0.1:5000', upstream.host));
   carried = join(tmp.path, 'carried');
-  const collected = await runAirgap(['collect', manifest, '-o', carried, '--plain-http', upstream.host], { env: env() });
+  // Juju's own images would come from docker.io: these tests never leave loopback, whatever juju is installed.
+  const collected = await runAirgap(['collect', manifest, '-o', carried, '--plain-http', upstream.host, '--no-juju-images'], { env: env() });
   if (collected.code !== 0) throw new Error(collected.stderr);
   charms = join(tmp.path, 'offline', 'charms');
   const loaded = await runAirgap(['load', carried, '--registry', registry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--username', USER, '--password-stdin'], { env: env(), input: `${PASSWORD}\n` });
@@ -78,7 +75,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.stop();
   await Promise.all([upstream?.stop(), registry?.stop()]);
-  await tmp?.remove();
 });
 
 interface AppliedDeployment {
@@ -164,7 +160,7 @@ describe('airgap deploy of a Kubernetes manifest', () => {
       'apiVersion: v1\nkind: Namespace\nmetadata: { name: edge }',
     ].join('\n---\n'));
     const run = (args: string[]): Promise<CliResult> =>
-      runAirgap(['deploy', file, '--registry', registry.host, '--ca-file', ca.caFile, '--placeholder', '172.17.0.2:5000', '--kubeconfig', api.kubeconfig, ...args], { env: env() });
+      runAirgap(['deploy', file, '--registry', registry.host, '--ca-file', ca.caFile, '--placeholder', '172.17.0.2:5000', '--kubeconfig', api.kubeconfig, '--poll-interval', '100ms', ...args], { env: env() });
     const nodePort = await run(['--service-type', 'NodePort']);
     expect(nodePort.stderr).toBe('');
     expect(nodePort.code).toBe(0);
@@ -200,13 +196,24 @@ describe('airgap deploy of airgap.yaml: Juju first, then the manifests', () => {
     const jujuDir = join(tmp.path, 'juju');
     await mkdir(jujuDir, { recursive: true });
     await writeFile(join(jujuDir, 'state.json'), JSON.stringify({ model: 'kubeflow' }));
+    // The model stays unsettled until the pull failure has been reported: it is seen while Juju is waited for.
+    const hold = join(jujuDir, 'hold');
+    await writeFile(hold, '');
+    // The kubelet's own reason: the watch may first catch the pod in a bare back-off, then tells the reason.
+    const pullFailure = `warning: pod kubeflow/app-a-0 container charm cannot pull ${registry.host}/broken:1: ErrImagePull: rpc error: code = NotFound`;
     const result = await runAirgap([
       'deploy', join(charms, 'airgap.yaml'), '--registry', registry.host, '--ca-file', ca.caFile, '--charms-dir', charms, '--lock', join(carried, 'airgap-lock.json'),
-      '--username', USER, '--password-stdin', '--timeout', '60s',
-    ], { env: env({ PATH: `${STAND_INS}:${process.env['PATH'] ?? ''}`, JUJU_STANDIN_STATE: join(jujuDir, 'state.json'), JUJU_STANDIN_MODE: 'settle', KUBECONFIG: api.kubeconfig }), input: `${PASSWORD}\n` });
-    expect(result.code).toBe(0);
+      '--username', USER, '--password-stdin', '--timeout', '60s', '--poll-interval', '100ms',
+    ], {
+      env: env({ PATH: `${STAND_INS}:${process.env['PATH'] ?? ''}`, JUJU_STANDIN_STATE: join(jujuDir, 'state.json'), JUJU_STANDIN_MODE: 'settle', JUJU_STANDIN_HOLD: hold, KUBECONFIG: api.kubeconfig }),
+      input: `${PASSWORD}\n`,
+      onStderr: (stderr) => {
+        if (stderr.includes(pullFailure)) rmSync(hold, { force: true });
+      },
+    });
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('all 2 applications are active');
-    expect(result.stderr).toContain(`warning: pod kubeflow/app-a-0 container charm cannot pull ${registry.host}/broken:1: ErrImagePull: rpc error: code = NotFound`);
+    expect(result.stderr).toContain(pullFailure);
     expect(result.stderr).toContain('airgap load');
     const order = result.stdout.split('\n');
     const jujuDone = order.findIndex((l) => l.includes('every application is active'));

@@ -8,7 +8,7 @@ import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
 
 // The Docker Engine paths of `airgap load`, against a real dockerd: `--via docker` (the daemon loads, tags
@@ -18,7 +18,7 @@ const PLACEHOLDER = '172.17.0.2:5000';
 const USER = 'pusher';
 const PASSWORD = 'Pu5h-through-d0cker';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-ldock-');
 let upstream: RunningRegistry;
 /** Loads and pushes: the site's daemon. */
 let source: RunningDockerd;
@@ -64,7 +64,6 @@ function oneLine(result: CliResult): string {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-ldock-');
   upstream = await startRegistry();
   [pushed, source, puller] = await Promise.all([
     pushTestImages(upstream, demoImageSet()),
@@ -79,7 +78,8 @@ beforeAll(async () => {
     'charms:', '  - name: charm', '    charm: ./charm_1.charm',
     'images:', ...pushed.map((p) => `  - ${placeholderReference(p)}`), '',
   ].join('\n'));
-  const result = await runAirgap(['collect', join(dir, 'airgap.yaml'), '-o', join(dir, 'out'), '--plain-http', upstream.host]);
+  // Juju's own images would come from docker.io: these tests never leave loopback, whatever juju is installed.
+  const result = await runAirgap(['collect', join(dir, 'airgap.yaml'), '-o', join(dir, 'out'), '--plain-http', upstream.host, '--no-juju-images']);
   if (result.code !== 0) throw new Error(`collect failed: ${result.stderr}`);
   collected = join(dir, 'out');
   lock = JSON.parse(await readFile(join(collected, 'airgap-lock.json'), 'utf8')) as Lock;
@@ -87,7 +87,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([source?.stop(), puller?.stop(), upstream?.stop()]);
-  await tmp?.remove();
 });
 
 describe('airgap load --via docker', () => {

@@ -11,12 +11,12 @@ import { demoImageSet, pushTestImages, type PushedImage } from '../support/image
 import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import { uncancelledSessions } from '../support/upload-sessions.ts';
 import type { Lock } from '../../src/lock.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-lock-');
 let upstream: RunningRegistry;
 let registry: RunningRegistry;
 let pushed: PushedImage[];
@@ -32,7 +32,8 @@ async function collect(name: string, images: readonly PushedImage[]): Promise<st
     'name: demo', 'version: "1.0"', 'charms:', '  - name: charm', '    charm: ./charm_1.charm',
     'images:', ...images.map((p) => `  - ${p.reference}`), '',
   ].join('\n'));
-  const result = await runAirgap(['collect', join(dir, 'airgap.yaml'), '-o', join(dir, 'out'), '--plain-http', upstream.host]);
+  // Juju's own images would come from docker.io: these tests never leave loopback, whatever juju is installed.
+  const result = await runAirgap(['collect', join(dir, 'airgap.yaml'), '-o', join(dir, 'out'), '--plain-http', upstream.host, '--no-juju-images']);
   if (result.code !== 0) throw new Error(result.stderr);
   return join(dir, 'out');
 }
@@ -60,7 +61,6 @@ async function failing(dir: string, args: string[], prefix: string): Promise<str
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-lock-');
   upstream = await startRegistry();
   registry = await startRegistry();
   pushed = await pushTestImages(upstream, demoImageSet());
@@ -70,7 +70,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), registry?.stop()]);
-  await tmp?.remove();
 });
 
 describe('load holds the archive to its lock', () => {

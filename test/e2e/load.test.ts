@@ -11,15 +11,16 @@ import { run } from '../support/process.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
 import { writeTestCharm } from '../support/charm.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { corruptLastLayer } from '../support/archive.ts';
 import type { Lock } from '../../src/lock.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 const PLACEHOLDER = '172.17.0.2:5000';
 const USER = 'loader';
 const PASSWORD = 'l0ad-Pa55word';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-load-');
 let ca: CertificateAuthority;
 let upstream: RunningRegistry;
 let pushed: PushedImage[];
@@ -35,7 +36,8 @@ async function collectInto(dir: string, extraArgs: string[] = []): Promise<void>
     'charms:', '  - name: charm', '    charm: ./charm_1.charm',
     'images:', ...pushed.map((p) => `  - ${PLACEHOLDER}/${p.repository}:${p.tag}`), '',
   ].join('\n'));
-  const result = await runAirgap(['collect', join(dir, 'airgap.yaml'), '-o', join(dir, 'out'), '--plain-http', upstream.host, ...extraArgs]);
+  // Juju's own images would come from docker.io: these tests never leave loopback, whatever juju is installed.
+  const result = await runAirgap(['collect', join(dir, 'airgap.yaml'), '-o', join(dir, 'out'), '--plain-http', upstream.host, '--no-juju-images', ...extraArgs]);
   if (result.code !== 0) throw new Error(`collect failed: ${result.stderr}`);
 }
 
@@ -57,7 +59,6 @@ async function tags(registry: RunningRegistry, repository: string): Promise<stri
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-load-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   upstream = await startRegistry();
   pushed = await pushTestImages(upstream, demoImageSet());
@@ -69,7 +70,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream?.stop();
-  await tmp?.remove();
 });
 
 describe('airgap load into a private HTTPS registry with basic auth', () => {
@@ -271,7 +271,7 @@ describe('airgap load after kill -9', () => {
       expect(collect.code).toBe(0);
       // Slow uploads through the proxy (request bodies are not paced, so pace by failing nothing and killing early).
       const child = spawn(process.execPath, [AIRGAP_BIN, 'load', dir, '--registry', proxy.host, '--plain-http', proxy.host], { stdio: 'ignore' });
-      for (let i = 0; i < 400 && !proxy.requests.some((r) => r.method === 'PUT' && /blobs\/uploads/.test(r.url) && r.status === 201); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 400 && !proxy.requests.some((r) => r.method === 'PUT' && /blobs\/uploads/.test(r.url) && r.status === 201); i++) await sleep(10);
       child.kill('SIGKILL');
       await new Promise((r) => child.on('close', r));
       expect(proxy.requests.some((r) => r.method === 'PUT' && /manifests\/1$/.test(r.url))).toBe(false);

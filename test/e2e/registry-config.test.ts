@@ -5,17 +5,18 @@ import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { runAirgap } from '../support/airgap-cli.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { buildOciLayout, type BuiltImage } from '../support/images.ts';
-import { freePort, isListeningOn, sleep, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { freePort, isListeningOn, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import { bcryptHtpasswdLine, REGISTRY_BINARY } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // `airgap config registry` proven by Debian's docker-registry started on the rendered config.yml (HTTPS with
 // the test CA, htpasswd), and `airgap load` pushing into it through that htpasswd.
 const USER = 'loader';
 const PASSWORD = 'correct horse battery';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-config-registry-');
 let ca: CertificateAuthority;
 let upstream: RunningServer;
 let images: BuiltImage[];
@@ -24,7 +25,6 @@ let host: string;
 let carried: string;
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-config-registry-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   images = await buildOciLayout(join(tmp.path, 'layout'), [
     { repository: 'airgap-test/app-a', tag: '1.0', layers: [{ seed: 'reg-base', sizeBytes: 8192 }, { seed: 'reg-app', sizeBytes: 4096 }] },
@@ -64,7 +64,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.stop();
   await upstream?.close();
-  await tmp?.remove();
 });
 
 describe('airgap config registry, served by docker-registry', () => {

@@ -16,12 +16,12 @@ import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
 import { startStaticServer, type StaticServer } from '../support/static-server.ts';
 import { uncancelledSessions } from '../support/upload-sessions.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const USER = 'redirect-user';
 const PASSWORD = 'r3direct-Pa55';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-redirect-');
 let upstream: RunningRegistry;
 let pushed: PushedImage[];
 /** images.tar.gz and its lock, of images with layers big enough for several small chunks. */
@@ -40,7 +40,6 @@ async function openUploads(storageDir: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-redirect-');
   upstream = await startRegistry();
   pushed = await pushTestImages(upstream, [
     { repository: 'field/one', tag: '1', layers: [{ seed: 'field-base', sizeBytes: 600_000 }, { seed: 'field-1', sizeBytes: 900_000 }] },
@@ -55,7 +54,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream?.stop();
-  await tmp?.remove();
 });
 
 describe('a registry that redirects blobs to another origin (redirect storage middleware)', () => {

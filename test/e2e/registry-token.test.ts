@@ -9,14 +9,14 @@ import { runAirgap } from '../support/airgap-cli.ts';
 import { demoImageSet, pushTestImages, type PushedImage } from '../support/images.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startTokenIssuer, TOKEN_ISSUER, TOKEN_SERVICE, type TokenIssuer } from '../support/token-issuer.ts';
 import type { Lock } from '../../src/lock.ts';
 
 const USER = 'token-user';
 const PASSWORD = 't0ken-Pa55';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-token-');
 let upstream: RunningRegistry;
 let issuer: TokenIssuer;
 let registry: RunningRegistry;
@@ -24,7 +24,6 @@ let pushed: PushedImage[];
 let collected: string;
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-token-');
   upstream = await startRegistry();
   pushed = await pushTestImages(upstream, demoImageSet());
   issuer = await startTokenIssuer(tmp.path, { username: USER, password: PASSWORD });
@@ -40,7 +39,6 @@ afterAll(async () => {
   await registry?.stop();
   await issuer?.stop();
   await upstream?.stop();
-  await tmp?.remove();
 });
 
 describe('a registry with token auth (docker-registry auth: token)', () => {

@@ -8,7 +8,7 @@ import { buildOciLayout, demoImageSet, type BuiltImage } from '../support/images
 import { CommandError, run } from '../support/process.ts';
 import { bcryptHtpasswdLine } from '../support/registry.ts';
 import { inspectRaw, sha256Digest, skopeo, skopeoAccessArgs } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startServeCli, type ServeProcess } from './serve-cli.ts';
 
 // `airgap serve --htpasswd` over HTTPS against the clients a site uses: skopeo, a real dockerd (login, push,
@@ -17,7 +17,7 @@ import { startServeCli, type ServeProcess } from './serve-cli.ts';
 // every line names the client's address, authenticated lines the user, and no line a password.
 const PASSWORD = 'a password that must never be logged';
 const WRONG = 'not-the-password';
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-auth-e2e-');
 let ca: CertificateAuthority;
 let layout: string;
 let appA: BuiltImage;
@@ -30,7 +30,6 @@ let dockerd: RunningDockerd;
 const untrust: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-auth-e2e-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   layout = join(tmp.path, 'layout');
   const images = await buildOciLayout(layout, demoImageSet());
@@ -54,7 +53,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const undo of untrust) await undo();
   await Promise.all([closed?.stop(), open?.stop(), dockerd?.stop()]);
-  await tmp?.remove();
 });
 
 async function skopeoCopyIn(server: ServeProcess, image: BuiltImage, creds: { username?: string; password?: string }, repository = image.repository): Promise<void> {

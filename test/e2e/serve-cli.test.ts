@@ -1,24 +1,19 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap } from '../support/airgap-cli.ts';
 import { bcryptHtpasswdLine } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startServeCli } from './serve-cli.ts';
 
 // The authentication flags of `airgap serve` as an operator meets them: what is refused at start (exit 2, one
 // line, no stack trace, no secret), and what the start line says when it serves.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-cli-');
 let htpasswd: string;
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-cli-');
   htpasswd = join(tmp.path, 'users');
   await writeFile(htpasswd, `${await bcryptHtpasswdLine('deployer', 'pw')}\n`);
-});
-
-afterAll(async () => {
-  await tmp?.remove();
 });
 
 describe('airgap serve --htpasswd, --anonymous-pull, --insecure-auth', () => {

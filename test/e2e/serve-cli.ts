@@ -4,7 +4,8 @@
  * crashes need: a handler that killed the process shows here as an exit, not as a failed promise.
  */
 import { AIRGAP_BIN } from '../support/airgap-cli.ts';
-import { sleep, startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { startManagedProcess, type ManagedProcess } from '../support/process.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 export interface ServeProcess {
   /** http(s)://HOST:PORT */

@@ -5,20 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../support/process.ts';
 import { sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import { startServeCli, type ServeProcess } from './serve-cli.ts';
 
 // Hostile and broken requests against `airgap serve --writable` run as its own process: each gets an answer
 // (or a closed connection), the process never exits, nothing is left in the store, and the next request works.
-let tmp: TempDir;
-
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-faults-');
-});
-
-afterAll(async () => {
-  await tmp?.remove();
-});
+const tmp = useTempDir('airgap-serve-faults-');
 
 /** A request with a chunked body (no Content-Length) of `total` bytes, sent until the server answers. */
 function chunkedPut(url: string, total: number, contentType: string): Promise<{ status: number; body: string }> {

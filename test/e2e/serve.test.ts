@@ -8,12 +8,12 @@ import { makeCertificateAuthority, type CertificateAuthority } from '../support/
 import { startDockerd, type RunningDockerd } from '../support/dockerd.ts';
 import { buildOciLayout, demoImageSet, type BuiltImage } from '../support/images.ts';
 import { inspectRaw, sha256Digest, skopeo } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 import type { Lock } from '../../src/lock.ts';
 
 // `airgap serve` against real clients: skopeo copying out and in, a real dockerd pulling and pushing, our own
 // collect (serve as the upstream) and load (into a writable serve over HTTPS), and many clients at once.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-e2e-');
 let images: BuiltImage[];
 let layout: string;
 /** The generated images, served read-only straight from their OCI layout. */
@@ -26,7 +26,6 @@ function refOf(server: RunningServer, image: BuiltImage): string {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-e2e-');
   layout = join(tmp.path, 'layout');
   images = await buildOciLayout(layout, demoImageSet());
   upstream = await startServer({ source: layout, listen: '127.0.0.1:0' });
@@ -34,7 +33,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream?.close();
-  await tmp?.remove();
 });
 
 describe('skopeo against airgap serve', () => {

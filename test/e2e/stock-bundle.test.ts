@@ -20,7 +20,7 @@ import { zipOf } from '../support/charm.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { seedImages } from '../support/seed.ts';
 import { inspectRaw, sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const STAND_INS = join(ROOT, 'test', 'stand-ins');
@@ -42,12 +42,10 @@ const EXTRA_FINDS: Record<string, string> = {
   'docker.io/tensorflow/tensorflow:2.1.0': 'tensorboard-controller_r1.charm/src/charm.py',
 };
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-stock-');
 let upstream: RunningRegistry;
 let privateRegistry: RunningRegistry;
 let listing: ReleaseListing;
-let serial = 0;
-
 const normalise = (reference: string): string => formatReference(parseReference(reference));
 
 interface StandIn {
@@ -58,9 +56,7 @@ interface StandIn {
 
 /** The Juju stand-in, serving `charmsDir` to `juju download`; CONTAINERS_REGISTRIES_CONF never the machine's. */
 async function standIn(charmsDir: string, extra: NodeJS.ProcessEnv = {}): Promise<StandIn> {
-  const dir = join(tmp.path, `juju-${serial++}`);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'state.json'), JSON.stringify({ model: 'kubeflow' }));
+  const dir = await tmp.files('juju', { 'state.json': JSON.stringify({ model: 'kubeflow' }) });
   const log = join(dir, 'log.jsonl');
   return {
     dir,
@@ -117,7 +113,6 @@ function collectArgs(out: string): string[] {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-stock-');
   [upstream, privateRegistry] = await Promise.all([startRegistry(), startRegistry()]);
   const juju = await standIn(FIXTURE_CHARMS);
   const listed = await runAirgap(['collect', BUNDLE, '--list', '--json', '--juju', join(STAND_INS, 'juju')], { env: juju.env, cwd: tmp.path });
@@ -127,7 +122,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), privateRegistry?.stop()]);
-  await tmp?.remove();
 });
 
 describe('collect --list on the stock Charmed Kubeflow 1.8 bundle', () => {
@@ -142,12 +136,24 @@ describe('collect --list on the stock Charmed Kubeflow 1.8 bundle', () => {
 
   it('finds four more, each a real image a charm uses that Canonical\'s procedure misses, and nothing else', async () => {
     const expected = new Set((await readFile(join(RELEASE, 'expected-images.txt'), 'utf8')).split('\n').filter(Boolean).map(normalise));
-    const extra = listing.images.filter((i) => !expected.has(normalise(i.reference)));
+    const extra = listing.images.filter((i) => !expected.has(normalise(i.reference)) && i.reason === undefined);
     expect(Object.fromEntries(extra.map((i) => [normalise(i.reference), i.sources[0]?.file]))).toEqual(EXTRA_FINDS);
-    expect(listing.images).toHaveLength(95);
+    expect(listing.images.filter((i) => i.reason === undefined)).toHaveLength(95);
     // Not collected: the hub itself (`global-hub: docker.io/istio`) and label selectors in CRD prose.
     expect(listing.images.map((i) => i.reference)).not.toContain('docker.io/istio');
     expect(listing.images.some((i) => i.reference.startsWith('bindings.knative.dev'))).toBe(false);
+  });
+
+  it('adds Juju\'s own images for the stand-in\'s juju 3.4.0: charm-base of 20.04 for the sidecar charms and of 22.04 for mysql-k8s', () => {
+    const juju = listing.images.filter((i) => i.reason !== undefined);
+    expect(juju.map((i) => i.upstream)).toEqual([
+      'docker.io/jujusolutions/jujud-operator:3.4.0', 'docker.io/jujusolutions/juju-db:4.4',
+      'docker.io/jujusolutions/charm-base:ubuntu-20.04', 'docker.io/jujusolutions/charm-base:ubuntu-22.04',
+    ]);
+    // The five PodSpec charms (envoy, katib-controller, kubeflow-volumes, minio, mlmd) run no charm-base.
+    expect(juju[2]?.reason).toBe('the charm container of every sidecar charm on ubuntu 20.04: admission-webhook_r1.charm, argo-controller_r1.charm, dex-auth_r1.charm and 28 more');
+    expect(juju[3]?.reason).toBe('the charm container of every sidecar charm on ubuntu 22.04: mysql-k8s_r1.charm');
+    expect(listing.images).toHaveLength(99);
   });
 
   it('keeps provenance: application, charm file, member and key; one charm serves two applications', () => {
@@ -174,10 +180,12 @@ describe('collect --list on the stock Charmed Kubeflow 1.8 bundle', () => {
     const out = join(tmp.path, 'list-out');
     const result = await runAirgap(['collect', BUNDLE, '--list', '-o', out, '--juju', join(STAND_INS, 'juju'), '--charmhub-url', 'https://charmhub.example.internal'], { env: juju.env, cwd: juju.dir });
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('kubeflow: 95 images, 37 charms downloaded (nothing pulled, nothing written)');
+    expect(result.stdout).toContain('kubeflow: 99 images, 37 charms downloaded (nothing pulled, nothing written)');
     expect(result.stdout).toContain('    katib-db, kfp-db: mysql-k8s_r1.charm/metadata.yaml:');
     const downloads = (await juju.calls()).filter((c) => c[0] === 'download');
     expect(downloads).toHaveLength(37);
+    // And `juju version`: before the downloads (is juju there?), and for the Juju images to carry.
+    expect((await juju.calls()).filter((c) => c[0] !== 'download')).toEqual([['version'], ['version']]);
     const mysql = downloads.find((c) => c[1] === 'mysql-k8s');
     expect(mysql?.slice(0, 4)).toEqual(['download', 'mysql-k8s', '--channel', '8.0/stable']);
     expect(mysql?.slice(4, 6)).toEqual(['--charmhub-url', 'https://charmhub.example.internal']);
@@ -224,8 +232,9 @@ describe('the 1.8 release end to end: collect -> load -> deploy', () => {
     if (loaded.code !== 0) throw new Error(loaded.stderr);
   });
 
-  it('collects all 95 images through the mirrors; the lock keeps each upstream reference and its digest', () => {
-    expect(lock.images).toHaveLength(95);
+  it('collects all 95 images and Juju\'s four through the mirrors; the lock keeps each upstream reference and its digest', () => {
+    expect(lock.images).toHaveLength(99);
+    expect(lock.images.filter((i) => i.reason !== undefined).map((i) => i.path)).toEqual(['jujusolutions/jujud-operator:3.4.0', 'jujusolutions/juju-db:4.4', 'jujusolutions/charm-base:ubuntu-20.04', 'jujusolutions/charm-base:ubuntu-22.04']);
     for (const image of lock.images) {
       const ref = parseReference(image.upstream);
       expect(image.upstream.startsWith(upstream.host)).toBe(false);
@@ -272,7 +281,7 @@ describe('the 1.8 release end to end: collect -> load -> deploy', () => {
     const charms = join(offline, 'charms');
     const juju = await standIn(charms);
     const deploy = (args: string[] = []): Promise<CliResult> =>
-      runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--plain-http', privateRegistry.host, '--lock', join(carried, 'airgap-lock.json'), '--charms-dir', charms, '--timeout', '120s', ...args], { env: juju.env });
+      runAirgap(['deploy', join(charms, 'airgap.yaml'), '--registry', privateRegistry.host, '--plain-http', privateRegistry.host, '--lock', join(carried, 'airgap-lock.json'), '--charms-dir', charms, '--timeout', '120s', '--poll-interval', '100ms', ...args], { env: juju.env });
     const result = await deploy();
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);

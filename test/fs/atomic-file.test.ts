@@ -1,26 +1,12 @@
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AirgapError } from '../../src/errors.ts';
-import { AtomicFile, describeWriteFailure, formatBytes } from '../../src/fs/atomic-file.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { AtomicFile, describeWriteFailure } from '../../src/fs/atomic-file.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
-let serial = 0;
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-atomic-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
-
-async function freshDir(): Promise<string> {
-  const dir = join(tmp.path, `d${serial++}`);
-  await mkdir(dir);
-  return dir;
-}
-
+const tmp = useTempDir('airgap-atomic-');
 function systemError(code: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`${code}: write failed`);
   err.code = code;
@@ -34,7 +20,7 @@ describe('AtomicFile', () => {
   });
 
   it('shows nothing under the final name until commit, then only the final name', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const file = new AtomicFile(join(dir, 'airgap-lock.json'));
     const stream = file.stream();
     expect(file.stream()).toBe(stream);
@@ -46,8 +32,46 @@ describe('AtomicFile', () => {
     expect(await readFile(join(dir, 'airgap-lock.json'), 'utf8')).toBe('{"name":"kubeflow"}\n');
   });
 
+  it('writeText: the whole file at once, with the mode asked for, and no temporary file left', async () => {
+    const dir = await tmp.dir();
+    const path = join(dir, 'hosts.toml');
+    await new AtomicFile(path).writeText('server = "https://reg.local"\n', { mode: 0o640 });
+    expect(await readdir(dir)).toEqual(['hosts.toml']);
+    expect(await readFile(path, 'utf8')).toBe('server = "https://reg.local"\n');
+    expect((await stat(path)).mode & 0o777).toBe(0o640 & ~process.umask());
+  });
+
+  it('writeText: a failed move into place removes the temporary file and leaves what was there', async () => {
+    const dir = await tmp.dir();
+    // A directory that is not empty under the final name: rename(2) refuses to replace it.
+    const path = join(dir, 'airgap-lock.json');
+    await mkdir(path);
+    await writeFile(join(path, 'keep'), 'kept');
+    const err = await new AtomicFile(path).writeText('{}\n').catch((e: unknown) => e);
+    expect((err as NodeJS.ErrnoException).code).toMatch(/^(EISDIR|ENOTEMPTY|EEXIST)$/);
+    expect(await readdir(dir)).toEqual(['airgap-lock.json']);
+    expect(await readdir(path)).toEqual(['keep']);
+  });
+
+  it('writeText: a write that fails leaves nothing, under either name', async () => {
+    const dir = await tmp.dir();
+    const err = await new AtomicFile(join(dir, 'gone', 'bundle.airgap.yaml')).writeText('applications: {}\n').catch((e: unknown) => e);
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('takes a temporary name of the caller\'s, for a caller that sweeps its own', async () => {
+    const dir = await tmp.dir();
+    await mkdir(join(dir, 'tmp'));
+    const file = new AtomicFile(join(dir, 'index.json'), join(dir, 'tmp', 'w1'));
+    expect(file.tempPath).toBe(join(dir, 'tmp', 'w1'));
+    await file.writeText('{"schemaVersion":2}\n');
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+    expect(await readFile(join(dir, 'index.json'), 'utf8')).toBe('{"schemaVersion":2}\n');
+  });
+
   it('replaces an existing file on commit', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'charms.tar.gz');
     await writeFile(path, 'old');
     const file = new AtomicFile(path);
@@ -60,7 +84,7 @@ describe('AtomicFile', () => {
   });
 
   it('removes the temporary file on discard and leaves an existing final file alone', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     const path = join(dir, 'images.tar.gz');
     await writeFile(path, 'from the last run');
     const file = new AtomicFile(path);
@@ -72,14 +96,14 @@ describe('AtomicFile', () => {
   });
 
   it('discards without ever having opened a stream', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     await new AtomicFile(join(dir, 'never.tar.gz')).discard();
     expect(await readdir(dir)).toEqual([]);
   });
 
   // The stream is created (and its file opened) asynchronously: discarding straight away races the open.
   it('leaves no temporary file when discarded while its stream is still opening', async () => {
-    const dir = await freshDir();
+    const dir = await tmp.dir();
     for (let i = 0; i < 1000; i++) {
       const file = new AtomicFile(join(dir, `images-${i}.tar.gz`));
       file.stream();
@@ -131,28 +155,5 @@ describe('describeWriteFailure', () => {
     ['undefined', undefined],
   ])('leaves %s to the caller', async (_name, err) => {
     expect(await describeWriteFailure(err, '/tmp/x.tar.gz', 10)).toBeUndefined();
-  });
-});
-
-describe('formatBytes', () => {
-  it.each([
-    [0, '0 B'],
-    [1, '1 B'],
-    [999, '999 B'],
-    [1000, '1.0 KB'],
-    [1024, '1.0 KB'],
-    [1500, '1.5 KB'],
-    [64 * 1024, '65.5 KB'],
-    [1_000_000, '1.0 MB'],
-    [2_818_413, '2.8 MB'],
-    [1_000_000_000, '1.0 GB'],
-    [3_400_000_000, '3.4 GB'],
-    [1e12, '1.0 TB'],
-    [2.5e15, '2500.0 TB'],
-    // Rounding must not show a four-digit figure of the smaller unit.
-    [999_999, '1.0 MB'],
-    [999_960_000, '1.0 GB'],
-  ])('%d -> %s', (bytes, text) => {
-    expect(formatBytes(bytes)).toBe(text);
   });
 });

@@ -2,30 +2,18 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AirgapError, CancelledError } from '../../src/errors.ts';
 import { OutputSet } from '../../src/fs/output-set.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The kill-at-every-step proof runs the real CLI (test/e2e/collect-output-set.test.ts); these are the
 // module's own promises, in process.
 const NAMES = ['a.tar.gz', 'b.tar.gz', 'lock.json'];
-let tmp: TempDir;
-let serial = 0;
-
-beforeAll(async () => {
-  tmp = await makeTempDir('airgap-output-set-unit-');
-});
-afterAll(async () => {
-  await tmp.remove();
-});
-
+const tmp = useTempDir('airgap-output-set-unit-');
 /** A directory holding an earlier set whose files all read `old`. */
 async function withEarlierSet(): Promise<string> {
-  const dir = join(tmp.path, `d${serial++}`);
-  await mkdir(dir);
-  for (const name of NAMES) await writeFile(join(dir, name), `old ${name}`);
-  return dir;
+  return tmp.files('earlier', Object.fromEntries(NAMES.map((name) => [name, `old ${name}`])));
 }
 
 async function contents(dir: string): Promise<Record<string, string>> {

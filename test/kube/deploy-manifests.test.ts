@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { deployManifests, preflightManifests } from '../../src/kube/deploy-manifests.ts';
 import type { KubeEvent } from '../../src/kube/events.ts';
 import { startStandInKubeApiServer, type StandInKubeApiServer } from '../stand-ins/kube-apiserver.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The library against the stand-in API server (test/stand-ins/README.md), in-process and fast.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-kube-');
 let api: StandInKubeApiServer;
 
 const MANIFEST = `apiVersion: v1
@@ -45,13 +45,11 @@ spec: { type: LoadBalancer, loadBalancerIP: 10.0.0.9, ports: [{ port: 80 }] }
 `;
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-kube-');
   api = await startStandInKubeApiServer({ dir: tmp.path, stepMs: 50 });
 });
 
 afterAll(async () => {
   await api?.stop();
-  await tmp?.remove();
 });
 
 describe('deployManifests against the stand-in API server', () => {

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findKubeTarget } from '../../src/kube/kubeconfig.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-kubeconfig-');
 let first: string;
 let second: string;
 
@@ -19,17 +19,12 @@ function kubeconfig(current: string | undefined, contexts: { name: string; clust
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-kubeconfig-');
   first = join(tmp.path, 'first');
   second = join(tmp.path, 'second');
   await writeFile(first, kubeconfig('prod', [{ name: 'prod', cluster: 'a', namespace: 'shop' }], ['a']));
   await writeFile(second, kubeconfig('lab', [{ name: 'lab', cluster: 'b' }, { name: 'prod', cluster: 'b' }], ['a', 'b']));
   await mkdir(join(tmp.path, 'home', '.kube'), { recursive: true });
   await writeFile(join(tmp.path, 'home', '.kube', 'config'), kubeconfig('lab', [{ name: 'lab', cluster: 'b' }], ['b']));
-});
-
-afterAll(async () => {
-  await tmp?.remove();
 });
 
 const noPod = { serviceAccountDir: '/nonexistent/serviceaccount' };

@@ -1,11 +1,11 @@
 /** The scanner on the real Charmed Kubeflow bundles (unchanged copies, see test/fixtures/ckf/README.md). */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseReference } from '../../src/reference.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
 import type { Release } from '../../src/release/index.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const CKF = path.resolve(import.meta.dirname, '../fixtures/ckf');
 const BUNDLE_17 = path.join(CKF, '1.7-bundle-airgap.yaml');
@@ -26,20 +26,10 @@ function withPlaceholderHost(references: Iterable<string>): string[] {
   return [...references].filter((r) => parseReference(r).host === PLACEHOLDER).sort();
 }
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'airgap-ckf-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('airgap-ckf-');
 
 async function airgapYaml(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name, 'airgap.yaml');
-  await rm(path.dirname(file), { recursive: true, force: true });
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-  return file;
+  return path.join(await tmp.files(name, { 'airgap.yaml': text }), 'airgap.yaml');
 }
 
 describe('1.7 air-gapped bundle, scanned directly', () => {

@@ -1,25 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReleaseFileError } from '../../src/errors.ts';
 import { detectRelease } from '../../src/release/detect.ts';
 import { loadRelease } from '../../src/release/index.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'airgap-detect-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-  return file;
-}
+const tmp = useTempDir('airgap-detect-');
 
 describe('detectRelease', () => {
   it.each([
@@ -34,7 +21,7 @@ describe('detectRelease', () => {
     // A Juju bundle has name: too: its applications: decide.
     ['named-bundle.yaml', 'name: kubeflow\napplications: {}\n', 'bundle'],
   ])('reads %s as %s', async (name, text, kind) => {
-    const file = await write(name, text);
+    const file = await tmp.write(name, text);
     expect((await detectRelease(file)).kind).toBe(kind);
   });
 
@@ -48,7 +35,7 @@ describe('detectRelease', () => {
     ['broken.yaml', 'a: [1\n', 2, /invalid YAML/],
     ['missing.yaml', undefined, undefined, /cannot read release file: no such file/],
   ])('refuses %s', async (name, text, line, message) => {
-    const file = text === undefined ? path.join(dir, name) : await write(name, text);
+    const file = text === undefined ? path.join(tmp.path, name) : await tmp.write(name, text);
     const error = await detectRelease(file).then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(ReleaseFileError);
     expect(error).toMatchObject({ file, line, message: expect.stringMatching(message) });
@@ -57,7 +44,7 @@ describe('detectRelease', () => {
   });
 
   it('refuses a directory', async () => {
-    await mkdir(path.join(dir, 'adir.yaml'), { recursive: true });
-    await expect(loadRelease(path.join(dir, 'adir.yaml'))).rejects.toThrow(/cannot read release file: it is a directory/);
+    await mkdir(path.join(tmp.path, 'adir.yaml'), { recursive: true });
+    await expect(loadRelease(path.join(tmp.path, 'adir.yaml'))).rejects.toThrow(/cannot read release file: it is a directory/);
   });
 });

@@ -1,22 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReleaseFileError } from '../../src/errors.ts';
 import { parseImageList } from '../../src/release/image-list.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'airgap-list-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('airgap-list-');
 
 describe('image lists', () => {
   it('reads one reference a line, skipping comments and blank lines', async () => {
-    const file = path.join(dir, 'ckf-images.txt');
+    const file = path.join(tmp.path, 'ckf-images.txt');
     await writeFile(file, '# Charmed Kubeflow extras\n\n172.17.0.2:5000/python:3.7\r\n  quay.io/metallb/speaker:v0.13.3   # MetalLB\nbusybox:1.28\n\t\n172.17.0.2:5000/python:3.7\n');
     const release = await loadRelease(file);
     expect(release).toMatchObject({ kind: 'image-list', name: 'ckf-images', version: '', files: [file], placeholder: undefined, warnings: [] });

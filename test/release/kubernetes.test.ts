@@ -1,27 +1,13 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReleaseFileError } from '../../src/errors.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const WORKLOADS = path.resolve(import.meta.dirname, '../fixtures/release/workloads.yaml');
 const P = '172.17.0.2:5000';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'airgap-k8s-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-  return file;
-}
+const tmp = useTempDir('airgap-k8s-');
 
 describe('Kubernetes manifests', () => {
   it('collects the images of every workload kind, in file order, and nothing else', async () => {
@@ -60,7 +46,7 @@ describe('Kubernetes manifests', () => {
     ['an invalid image', 'apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers:\n    - name: c\n      image: Nginx:1.25\n', 7, /Pod\/p:spec\.containers\[0\]\.image: invalid image reference "Nginx:1\.25": repository name "Nginx" must be lowercase/],
     ['containers that are not a list', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: d }\nspec:\n  template:\n    spec:\n      containers: { image: x }\n', 7, /containers must be a list/],
   ])('refuses %s, naming file and line', async (_what, text, line, message) => {
-    const file = await write(`bad-${line}-${Math.random().toString(36).slice(2)}.yaml`, text);
+    const file = await tmp.write(`bad-${line}-${Math.random().toString(36).slice(2)}.yaml`, text);
     const error = await loadRelease(file).then(() => undefined, (err: unknown) => err);
     expect(error).toBeInstanceOf(ReleaseFileError);
     expect(error).toMatchObject({ file, line, message: expect.stringMatching(message) });
@@ -70,13 +56,13 @@ describe('Kubernetes manifests', () => {
 
 describe('manifests: in airgap.yaml', () => {
   it('expands globs, sorted, collects their images and warns about host-less ones', async () => {
-    await write('rel/k8s/b.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: { name: b }\nspec:\n  containers:\n    - { name: c, image: nginx:1.25 }\n');
-    await write('rel/k8s/a.yaml', `apiVersion: v1\nkind: Pod\nmetadata: { name: a }\nspec:\n  containers:\n    - { name: c, image: ${P}/team/a:1.0 }\n`);
-    await write('rel/k8s/empty.yaml', '# nothing here yet\n---\n');
-    await write('rel/k8s/notes.txt', 'not matched\n');
-    const file = await write('rel/airgap.yaml', `name: demo\nplaceholder: ${P}\nupstream: { "*": docker.io }\nmanifests: [k8s/*.yaml]\n`);
+    await tmp.write('rel/k8s/b.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: { name: b }\nspec:\n  containers:\n    - { name: c, image: nginx:1.25 }\n');
+    await tmp.write('rel/k8s/a.yaml', `apiVersion: v1\nkind: Pod\nmetadata: { name: a }\nspec:\n  containers:\n    - { name: c, image: ${P}/team/a:1.0 }\n`);
+    await tmp.write('rel/k8s/empty.yaml', '# nothing here yet\n---\n');
+    await tmp.write('rel/k8s/notes.txt', 'not matched\n');
+    const file = await tmp.write('rel/airgap.yaml', `name: demo\nplaceholder: ${P}\nupstream: { "*": docker.io }\nmanifests: [k8s/*.yaml]\n`);
     const release = await loadRelease(file);
-    const k8s = path.join(dir, 'rel/k8s');
+    const k8s = path.join(tmp.path, 'rel/k8s');
     expect(release.manifestFiles).toEqual([path.join(k8s, 'a.yaml'), path.join(k8s, 'b.yaml'), path.join(k8s, 'empty.yaml')]);
     expect(release.files).toEqual([file, ...release.manifestFiles]);
     expect(release.mentions.map((m) => m.reference)).toEqual([`${P}/team/a:1.0`]);
@@ -84,16 +70,16 @@ describe('manifests: in airgap.yaml', () => {
   });
 
   it('accepts a single pattern string', async () => {
-    await write('one/deploy.yaml', `apiVersion: v1\nkind: Pod\nmetadata: { name: x }\nspec:\n  containers:\n    - { name: c, image: ${P}/x:1.0 }\n`);
-    const file = await write('one/airgap.yaml', 'name: one\nmanifests: deploy.yaml\n');
+    await tmp.write('one/deploy.yaml', `apiVersion: v1\nkind: Pod\nmetadata: { name: x }\nspec:\n  containers:\n    - { name: c, image: ${P}/x:1.0 }\n`);
+    const file = await tmp.write('one/airgap.yaml', 'name: one\nmanifests: deploy.yaml\n');
     const release = await loadRelease(file);
-    expect(release.manifestFiles).toEqual([path.join(dir, 'one/deploy.yaml')]);
+    expect(release.manifestFiles).toEqual([path.join(tmp.path, 'one/deploy.yaml')]);
     expect(release.mentions.map((m) => m.yamlPath)).toEqual(['Pod/x:spec.containers[0].image']);
   });
 
   it('refuses a manifest that is not Kubernetes objects', async () => {
-    await write('wrong/bundle.yaml', 'applications: { a: { charm: a } }\n');
-    const file = await write('wrong/airgap.yaml', 'name: wrong\nmanifests: [bundle.yaml]\n');
+    await tmp.write('wrong/bundle.yaml', 'applications: { a: { charm: a } }\n');
+    const file = await tmp.write('wrong/airgap.yaml', 'name: wrong\nmanifests: [bundle.yaml]\n');
     await expect(loadRelease(file)).rejects.toThrow(/bundle\.yaml: named by manifests: in .*airgap\.yaml but it is not Kubernetes manifests \(it looks like a bundle file\)/);
   });
 });

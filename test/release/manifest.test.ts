@@ -1,28 +1,15 @@
 /** airgap.yaml: what it accepts, and every refusal pointing at the file, line and column to fix. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReleaseFileError } from '../../src/errors.ts';
 import { loadRelease } from '../../src/release/index.ts';
+import { useTempDir } from '../support/tmp.ts';
 
-let dir: string;
-let count = 0;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'airgap-manifest-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('airgap-manifest-');
 
 /** A fresh directory holding `files`; returns the path of its airgap.yaml. */
 async function release(airgap: string, files: Record<string, string> = {}): Promise<string> {
-  const root = path.join(dir, `r${count++}`);
-  for (const [name, text] of Object.entries({ ...files, 'airgap.yaml': airgap })) {
-    await mkdir(path.dirname(path.join(root, name)), { recursive: true });
-    await writeFile(path.join(root, name), text);
-  }
-  return path.join(root, 'airgap.yaml');
+  return path.join(await tmp.files('r', { ...files, 'airgap.yaml': airgap }), 'airgap.yaml');
 }
 
 async function failure(file: string): Promise<ReleaseFileError> {

@@ -1,24 +1,15 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReleaseFileError } from '../../src/errors.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
 import type { PlannedImage } from '../../src/release/index.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 const P = '172.17.0.2:5000';
-let dir: string;
-let count = 0;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'airgap-plan-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('airgap-plan-');
 
 async function plan(airgap: string): Promise<{ file: string; planned: () => PlannedImage[] }> {
-  const file = path.join(dir, `airgap-${count++}.yaml`);
-  await writeFile(file, airgap);
+  const file = path.join(await tmp.files('plan', { 'airgap.yaml': airgap }), 'airgap.yaml');
   const release = await loadRelease(file);
   return { file, planned: () => planImages(release) };
 }

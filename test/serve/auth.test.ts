@@ -6,12 +6,13 @@ import type { ServeEvent } from '../../src/serve/events.ts';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { bcryptHtpasswdLine } from '../support/registry.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 // --htpasswd on the HTTP level: the bearer challenge and the registry's own token endpoint, who gets through with
 // and without --anonymous-pull, what the log says (the user, never a password), the start-up refusals, and a users
 // file edited while serving.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-auth-');
 let ca: CertificateAuthority;
 let htpasswd: string;
 const PASSWORD = 'correct horse battery staple';
@@ -19,15 +20,10 @@ const PASSWORD = 'correct horse battery staple';
 const basic = (user: string, password: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-auth-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   htpasswd = join(tmp.path, 'htpasswd');
   // As a site makes it: `htpasswd -B`, a comment and a blank line.
   await writeFile(htpasswd, `# registry users\n${await bcryptHtpasswdLine('alice', PASSWORD)}\n\n${await bcryptHtpasswdLine('bob', 'bobs secret')}\n`);
-});
-
-afterAll(async () => {
-  await tmp?.remove();
 });
 
 // Plain HTTP with --insecure-auth, so fetch needs no CA; HTTPS with real clients: test/e2e/serve-auth.test.ts.
@@ -162,7 +158,7 @@ describe('start-up checks', () => {
       // The file is looked at again at most every 2 s: wait for the change to be seen, with no deadline of our own.
       for (;;) {
         if ((await fetch(`${server.url}/v2/`, { headers: basic('dave', 'daves') })).status === 200) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
       }
       expect((await fetch(`${server.url}/v2/`, { headers: basic('alice', PASSWORD) })).status).toBe(401);
     } finally {

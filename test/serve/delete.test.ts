@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { MediaTypes } from '../support/images.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // DELETE on a --writable serve: tags, manifests by digest (with their tags and referrer entries), blobs (their
 // files go once nothing reaches them), the spec's status codes, and deletions that hold across a restart.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-delete-');
 let server: RunningServer;
 let storeDir: string;
 
@@ -43,14 +43,12 @@ async function pushImage(name: string, tags: string[], seed: string, extra: obje
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-delete-');
   storeDir = join(tmp.path, 'store');
   server = await startServer({ listen: '127.0.0.1:0', writable: true, store: storeDir });
 });
 
 afterAll(async () => {
   await server?.close();
-  await tmp?.remove();
 });
 
 describe('DELETE with --writable', () => {

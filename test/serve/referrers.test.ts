@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { MediaTypes } from '../support/images.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // OCI 1.1 on a --writable serve, checked with fetch: sha512 content, manifests with a subject, the referrers
 // API with artifactType filtering, and all of it again after a restart over the same store.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-referrers-');
 let server: RunningServer;
 let storeDir: string;
 
@@ -47,7 +47,6 @@ let sbom: { digest: string; size: number };
 let referringIndex: { digest: string; size: number };
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-referrers-');
   storeDir = join(tmp.path, 'store');
   server = await startServer({ listen: '127.0.0.1:0', writable: true, store: storeDir });
   // The image, and two artifacts about it pushed as OCI 1.1 does (empty config, artifactType, subject).
@@ -75,7 +74,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await tmp?.remove();
 });
 
 describe('the referrers API', () => {

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
 import { buildOciLayout, demoImageSet, MediaTypes, type BuiltImage } from '../support/images.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // The distribution API's answers, checked with a plain HTTP client (fetch): status codes, headers, the spec's
 // error bodies, ranges, pagination, and pushes that must be refused with nothing stored.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-serve-');
 let images: BuiltImage[];
 let readOnly: RunningServer;
 let writable: RunningServer;
@@ -48,7 +48,6 @@ async function storeFiles(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-serve-');
   const layout = join(tmp.path, 'layout');
   images = await buildOciLayout(layout, demoImageSet());
   storeDir = join(tmp.path, 'store');
@@ -60,7 +59,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([readOnly?.close(), writable?.close()]);
-  await tmp?.remove();
 });
 
 describe('pull', () => {

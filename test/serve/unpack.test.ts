@@ -5,17 +5,17 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DigestMismatchError } from '../../src/errors.ts';
 import type { ServeEvent } from '../../src/serve/events.ts';
 import { startServer } from '../../src/serve/server.ts';
 import { buildOciLayout, demoImageSet, type BuiltImage } from '../support/images.ts';
 import { sha256Digest } from '../support/skopeo.ts';
-import { makeTempDir, type TempDir } from '../support/tmp.ts';
+import { useTempDir } from '../support/tmp.ts';
 
 // An archive is unpacked into the store once, every blob checked against its digest; a restart over the same
 // store reads only the archive's head; a corrupt blob stops the start and leaves nothing under its name.
-let tmp: TempDir;
+const tmp = useTempDir('airgap-unpack-');
 let layout: string;
 let images: BuiltImage[];
 
@@ -46,13 +46,8 @@ function collector(): { events: ServeEvent[]; onEvent: (e: ServeEvent) => void }
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-unpack-');
   layout = join(tmp.path, 'layout');
   images = await buildOciLayout(layout, demoImageSet());
-});
-
-afterAll(async () => {
-  await tmp?.remove();
 });
 
 describe('serving images.tar.gz', () => {

@@ -1,6 +1,6 @@
 /**
  * STAND-IN for a Kubernetes API server, for tests only: no Kubernetes API server can be installed on the
- * test machines (DESIGN.md section 4). It speaks, over HTTPS with a bearer token, the endpoints airgap's
+ * test machines (docs/architecture.md, "The test environment"). It speaks, over HTTPS with a bearer token, the endpoints airgap's
  * code calls through @kubernetes/client-node — version, discovery, server-side apply, get/list, the pod
  * watch, nodes — keeps objects in memory, and plays the controllers just enough for a rollout to finish,
  * or not: each container's image decides whether its pod runs, stays pending, or cannot pull its image.

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { run, sleep, startManagedProcess } from './process.ts';
+import { run, startManagedProcess } from './process.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import type { RunOptions, RunResult } from './process.ts';
 import { makeTempDir, removeDir } from './tmp.ts';
 

@@ -17,8 +17,7 @@ import { CommandError } from './process.ts';
 import { startRegistry } from './registry.ts';
 import type { RunningRegistry } from './registry.ts';
 import { inspectRaw, sha256Digest, skopeo } from './skopeo.ts';
-import { makeTempDir } from './tmp.ts';
-import type { TempDir } from './tmp.ts';
+import { useTempDir, makeTempDir } from './tmp.ts';
 
 const USER = 'airgap';
 const PASSWORD = 'correct horse: battery staple';
@@ -37,7 +36,7 @@ async function failureOf(promise: Promise<unknown>): Promise<string> {
   throw new Error('expected a failure, got success');
 }
 
-let tmp: TempDir;
+const tmp = useTempDir();
 let ca: CertificateAuthority;
 let untrusted: CertificateAuthority;
 let plain: RunningRegistry;
@@ -47,7 +46,6 @@ let pushed: PushedImage[];
 const stops: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  tmp = await makeTempDir();
   [ca, untrusted] = await Promise.all([makeCertificateAuthority(join(tmp.path, 'ca')), makeUntrustedCertificateAuthority(tmp.path)]);
   const started = await Promise.allSettled([
     startRegistry(),
@@ -66,7 +64,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(stops.map((stop) => stop()));
-  await tmp?.remove();
 });
 
 function image(repository: string, list: PushedImage[] = pushed): PushedImage {

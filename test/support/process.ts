@@ -324,7 +324,3 @@ export function startManagedProcess(file: string, args: readonly string[], optio
     stop,
   };
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -7,7 +7,8 @@ import { request as httpsRequest } from 'node:https';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort, isListeningOn, run, sleep, startManagedProcess } from './process.ts';
+import { freePort, isListeningOn, run, startManagedProcess } from './process.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import type { ManagedProcess } from './process.ts';
 import { makeTempDir } from './tmp.ts';
 

@@ -42,7 +42,7 @@ async function expectStatus(res: Response, wanted: number[], what: string): Prom
   await res.arrayBuffer();
 }
 
-async function uploadBlob(base: string, repository: string, bytes: Buffer, digest: string, mountFrom: string | undefined): Promise<void> {
+export async function uploadBlob(base: string, repository: string, bytes: Buffer, digest: string, mountFrom: string | undefined): Promise<void> {
   const start = await fetch(`${base}/v2/${repository}/blobs/uploads/${mountFrom === undefined ? '' : `?mount=${digest}&from=${mountFrom}`}`, { method: 'POST' });
   if (start.status === 201) {
     await start.arrayBuffer();

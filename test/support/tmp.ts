@@ -1,11 +1,15 @@
 /**
- * Temporary directories for tests. Short paths under the system temp dir on purpose: dockerd puts unix
- * sockets inside them and a socket path must stay under 108 bytes.
+ * Temporary directories for tests: the one place tests make, fill and remove them. A test file takes one
+ * with useTempDir() (made before its tests, removed after them, whatever they did) and works in fresh
+ * directories inside it; support code that needs a directory of its own (a registry's storage) calls
+ * makeTempDir(). Short paths under the system temp dir on purpose: dockerd puts unix sockets inside them
+ * and a socket path must stay under 108 bytes.
  */
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { onProcessExit } from './process.ts';
 
 export interface TempDir {
@@ -57,4 +61,59 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>, prefix?: s
   } finally {
     await dir.remove();
   }
+}
+
+/** A test file's own temporary directory, and the few ways its tests fill it. */
+export interface TestDir {
+  /** The directory itself; there from the file's first beforeAll on. */
+  readonly path: string;
+  /** A new empty directory inside, `<label>-<n>`: each test works apart from the others. */
+  dir(label?: string): Promise<string>;
+  /** `content` at `name` inside (its parent directories made); returns the file's path. */
+  write(name: string, content: string | Uint8Array): Promise<string>;
+  /** A new directory `dir(label)` holding `files` (relative names, parents made); returns the directory. */
+  files(label: string, files: Readonly<Record<string, string | Uint8Array>>): Promise<string>;
+}
+
+/**
+ * The temporary directory of the calling test file: made in a beforeAll registered here, removed in an
+ * afterAll that runs after the file's own (vitest runs afterAll hooks in reverse order), so servers the file
+ * started in it are stopped before it goes. Call it at the top level of the file, before other hooks.
+ */
+export function useTempDir(prefix = 'airgap-test-'): TestDir {
+  let made: TempDir | undefined;
+  let serial = 0;
+  beforeAll(async () => {
+    made = await makeTempDir(prefix);
+  });
+  afterAll(async () => {
+    await made?.remove();
+  });
+  const root = (): string => {
+    if (made === undefined) throw new Error('useTempDir: the directory is made in beforeAll; use it inside hooks and tests');
+    return made.path;
+  };
+  const writeIn = async (base: string, name: string, content: string | Uint8Array): Promise<string> => {
+    const path = join(base, name);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, content);
+    return path;
+  };
+  const dir = async (label = 'd'): Promise<string> => {
+    const path = join(root(), `${label}-${serial++}`);
+    await mkdir(path);
+    return path;
+  };
+  return {
+    get path() {
+      return root();
+    },
+    dir,
+    write: (name, content) => writeIn(root(), name, content),
+    async files(label, files) {
+      const path = await dir(label);
+      for (const [name, content] of Object.entries(files)) await writeIn(path, name, content);
+      return path;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERASE_LINE, printable, quoted, terminalSafe } from '../../src/util/printable.ts';
+import { printable, quoted, terminalSafe } from '../../src/util/printable.ts';
 
 const HOSTILE = 'evil\u001b]0;pwned\u0007\u001b[2J\u0000\r\n\terror: forged\u007f\u009b31m\u202eexe.txt\u2028';
 
@@ -12,9 +12,9 @@ describe('printable', () => {
 });
 
 describe('terminalSafe', () => {
-  it('keeps the lines and the status line\'s own erase, escapes everything else', () => {
+  it('keeps the lines, escapes everything else: no line can erase or redraw another', () => {
     expect(terminalSafe(`one\ntwo ${HOSTILE}\n`)).toBe(`one\ntwo ${printable(HOSTILE).replace('\\n', '\n')}\n`);
-    expect(terminalSafe(`${ERASE_LINE}status`)).toBe(`${ERASE_LINE}status`);
+    expect(terminalSafe('\r\u001b[2Kstatus')).toBe('\\r\\u001b[2Kstatus');
     expect(terminalSafe('\u001b[2Jstatus')).toBe('\\u001b[2Jstatus');
   });
 

@@ -1,6 +1,6 @@
 /**
  * The top layer of the registry client: the registry API the commands use (hasBlob, getBlob, mountBlob,
- * putBlob, getManifest, putManifest, listTags, and the few more check and deploy need). Below it:
+ * putBlob, getManifest, putManifest, listTags, listReferrers, and the few more check and deploy need). Below it:
  * auth.ts (who we are), retry.ts (when to send again), transport.ts (one HTTP exchange). The raw `send`
  * stays private here: nothing outside speaks HTTP to a registry by itself.
  */
@@ -14,8 +14,8 @@ import {
   StorageFullError,
   messageOf,
 } from '../../errors.ts';
-import { MANIFEST_MEDIA_TYPES } from '../../oci/media-types.ts';
-import type { Descriptor } from '../../oci/descriptor.ts';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX } from '../../oci/media-types.ts';
+import { parseManifest, type Descriptor } from '../../oci/descriptor.ts';
 import { DigestHasher, sha256Digest } from '../../oci/digest.ts';
 import { apiHost } from '../../reference.ts';
 import { Authenticator, defaultSchemes } from './auth.ts';
@@ -249,17 +249,7 @@ export class RegistryHost {
       });
     }
     if (res.statusCode !== 200) throw await this.#errorFrom(res, what);
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for await (const chunk of res.body) {
-      length += (chunk as Buffer).length;
-      if (length > MAX_MANIFEST_BYTES) {
-        res.body.destroy();
-        throw new RegistryError(`${what}: the manifest from ${this.host} is larger than 4 MiB`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = await this.#manifestBody(res, what);
     const digest = sha256Digest(bytes);
     if (reference.startsWith('sha256:') && reference !== digest) {
       throw new DigestMismatchError(`${what}: manifest ${reference} from ${this.host} has content digest ${digest}`, reference, digest);
@@ -276,6 +266,45 @@ export class RegistryHost {
       // parseManifest reports unreadable manifests with context; here the Content-Type is enough.
     }
     return { bytes, mediaType, digest };
+  }
+
+  /** A manifest-sized answer, read whole: anything over 4 MiB is not a manifest. */
+  async #manifestBody(res: HttpResponse, what: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of res.body) {
+      length += (chunk as Buffer).length;
+      if (length > MAX_MANIFEST_BYTES) {
+        res.body.destroy();
+        throw new RegistryError(`${what}: the manifest from ${this.host} is larger than 4 MiB`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * GET /v2/<name>/referrers/<digest> (OCI 1.1): the descriptors of the manifests whose `subject` is `digest`
+   * (signatures, SBOMs, attestations), every page of them. Undefined when the registry has no referrers API
+   * (a 404, as the spec says and distribution 2.8 answers; 405 and 501 from registries that refuse the route):
+   * the caller then reads the referrers tag schema instead.
+   */
+  async listReferrers(repository: string, digest: string, what: string): Promise<Descriptor[] | undefined> {
+    const found: Descriptor[] = [];
+    let next: string | undefined = `/v2/${repository}/referrers/${digest}`;
+    for (let page = 0; next !== undefined && page < 1000; page++) {
+      const res = await this.#send('GET', next, { repository, actions: 'pull', what, headers: { accept: OCI_INDEX } });
+      if (page === 0 && (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 501)) {
+        await res.body.dump();
+        return undefined;
+      }
+      if (res.statusCode !== 200) throw await this.#errorFrom(res, what);
+      const parsed = parseManifest(await this.#manifestBody(res, what), OCI_INDEX, `${what}: referrers of ${digest} from ${this.host}`);
+      if (parsed.kind !== 'index') throw new RegistryError(`${what}: registry ${this.host} answered the referrers of ${digest} with something that is not an image index`);
+      found.push(...parsed.index.manifests);
+      next = /<([^>]+)>;\s*rel="?next"?/.exec(headerValue(res.headers, 'link') ?? '')?.[1];
+    }
+    return found;
   }
 
   /** HEAD a manifest: its digest and media type, or undefined when the registry does not have it. */
@@ -299,8 +328,11 @@ export class RegistryHost {
     };
   }
 
-  /** PUT a manifest by digest or tag, bytes unchanged, and check the registry kept the digest. */
-  async putManifest(repository: string, reference: string, doc: ManifestDocument, what: string): Promise<void> {
+  /**
+   * PUT a manifest by digest or tag, bytes unchanged, and check the registry kept the digest. `ociSubject` is
+   * the registry's OCI-Subject answer: set when it indexed the manifest's subject for its referrers API.
+   */
+  async putManifest(repository: string, reference: string, doc: ManifestDocument, what: string): Promise<{ ociSubject: string | undefined }> {
     const res = await this.#send('PUT', `/v2/${repository}/manifests/${reference}`, {
       repository, actions: 'pull,push', what, headers: { 'content-type': doc.mediaType, 'content-length': String(doc.bytes.length) }, body: doc.bytes,
     });
@@ -312,6 +344,7 @@ export class RegistryHost {
         hint: 'the registry rewrites manifests; airgap needs one that stores them byte for byte',
       });
     }
+    return { ociSubject: headerValue(res.headers, 'oci-subject') };
   }
 
   /** Every tag of a repository, following the registry's pages; none when the repository does not exist. */

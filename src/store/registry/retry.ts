@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { AirgapError, RegistryError, StorageFullError, TlsError, messageOf } from '../../errors.ts';
+import { sleep } from '../../util/sleep.ts';
 import { headerValue, type HttpRequest, type HttpResponse, type Transport } from './transport.ts';
 
 export interface RetryPolicy {
@@ -51,24 +52,6 @@ export function retryDelayMs(policy: RetryPolicy, attempt: number, retryAfter: s
   const exponential = policy.baseDelayMs * 2 ** (attempt - 1);
   const jitter = 0.5 + Math.random() / 2;
   return Math.min(policy.maxDelayMs, Math.round(exponential * jitter));
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** A "not now" answer (429, 5xx) the loop may wait out; carries the registry's Retry-After. */

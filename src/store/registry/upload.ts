@@ -187,14 +187,17 @@ export class UploadSession {
     if (!final && next !== undefined) this.#location = new URL(next, this.#location).href;
   }
 
-  /** Where the session stands: the registry's byte count and the URL to go on at; undefined when it is gone. */
-  async #status(): Promise<{ received: number; location: string } | undefined> {
+  /**
+   * Where the session stands: the registry's byte count and the URL to go on at; 'gone' when the registry
+   * no longer knows it, 'stuck' when it holds it but cannot go on with it.
+   */
+  async #status(): Promise<{ received: number; location: string } | 'gone' | 'stuck'> {
     const res = await this.#sender.send('GET', this.#location, { what: `${this.#what}: upload status` });
     // 404 BLOB_UPLOAD_UNKNOWN: gone; 400 BLOB_UPLOAD_INVALID: the registry cannot resume it (docker-registry
-    // when bytes landed that it never confirmed).
+    // when bytes landed that it never confirmed, or when its disk is full) but still holds it.
     if (res.statusCode === 404 || res.statusCode === 400) {
       await res.body.dump();
-      return undefined;
+      return res.statusCode === 404 ? 'gone' : 'stuck';
     }
     if (res.statusCode !== 204 && res.statusCode !== 200 && res.statusCode !== 202) throw await this.#sender.errorFrom(res, this.#what);
     await res.body.dump();
@@ -219,10 +222,11 @@ export class UploadSession {
       }
       try {
         const status = await this.#status();
-        if (status === undefined) {
-          // The session is gone: either the final PUT did land, or the registry dropped the session.
+        if (status === 'gone' || status === 'stuck') {
+          // Either the final PUT did land, or the registry cannot go on with the session.
           if (final && (await this.#sender.hasBlob(descriptor.digest, what))) return;
-          this.#closed = true;
+          // A session the registry still holds is cancelled by upload() on the way out; a gone one needs nothing.
+          if (status === 'gone') this.#closed = true;
           throw new RegistryError(`${what}: registry ${this.#sender.host} cannot resume the upload of blob ${descriptor.digest} after the connection broke (${messageOf(firstFailure)})`, { hint: rerun });
         }
         this.#location = status.location;

@@ -1,14 +1,14 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AirgapError, AuthenticationError } from '../../../src/errors.ts';
 import { lookupCredentials } from '../../../src/store/registry/credentials.ts';
 import type { Credentials } from '../../../src/store/registry/credentials.ts';
+import { useTempDir } from '../../support/tmp.ts';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
-let dir: string;
+const tmp = useTempDir('airgap-creds-');
 let binDir: string;
 /** An environment with nothing of the user's: HOME and PATH point into the temp dir. */
 let env: NodeJS.ProcessEnv;
@@ -35,18 +35,14 @@ esac
   await chmod(file, 0o755);
 }
 
-async function writeConfig(name: string, content: unknown): Promise<string> {
-  const file = join(dir, name);
-  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
-  return file;
+function writeConfig(name: string, content: unknown): Promise<string> {
+  return tmp.write(name, typeof content === 'string' ? content : JSON.stringify(content));
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'airgap-creds-'));
-  binDir = join(dir, 'bin');
-  await mkdir(binDir);
+  binDir = await tmp.dir('bin');
   // /bin for sh, printf, echo, case used by the helper scripts.
-  env = { HOME: join(dir, 'home'), PATH: `${binDir}:/usr/bin:/bin` };
+  env = { HOME: join(tmp.path, 'home'), PATH: `${binDir}:/usr/bin:/bin` };
   await writeHelper('good', {
     'registry.example.com': { Username: 'helper-user', Secret: 'helper-pass' },
     'https://index.docker.io/v1/': { Username: 'hub-user', Secret: 'hub-pass' },
@@ -59,10 +55,6 @@ beforeAll(async () => {
   const garbage = join(binDir, 'docker-credential-garbage');
   await writeFile(garbage, '#!/bin/sh\necho "not json but contains s3cr3t-value"\n');
   await chmod(garbage, 0o755);
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('lookupCredentials from auths', () => {
@@ -147,14 +139,14 @@ describe('lookupCredentials from credential helpers', () => {
 
 describe('lookupCredentials: which files', () => {
   it('reads $DOCKER_CONFIG/config.json', async () => {
-    const dockerConfig = join(dir, 'docker-config');
+    const dockerConfig = join(tmp.path, 'docker-config');
     await mkdir(dockerConfig, { recursive: true });
     await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { 'a.example.com': { auth: b64('dc:pw') } } }));
     expect(await lookupCredentials('a.example.com', { env: { ...env, DOCKER_CONFIG: dockerConfig } })).toEqual({ username: 'dc', password: 'pw' });
   });
 
   it('reads ~/.docker/config.json', async () => {
-    const home = join(dir, 'home-with-config');
+    const home = join(tmp.path, 'home-with-config');
     await mkdir(join(home, '.docker'), { recursive: true });
     await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'b.example.com': { auth: b64('homer:pw') } } }));
     expect(await lookupCredentials('b.example.com', { env: { ...env, HOME: home } })).toEqual({ username: 'homer', password: 'pw' });
@@ -170,7 +162,7 @@ describe('lookupCredentials: which files', () => {
   });
 
   it('falls back to $XDG_RUNTIME_DIR/containers/auth.json', async () => {
-    const runtime = join(dir, 'runtime');
+    const runtime = join(tmp.path, 'runtime');
     await mkdir(join(runtime, 'containers'), { recursive: true });
     await writeFile(join(runtime, 'containers', 'auth.json'), JSON.stringify({ auths: { 'd.example.com': { auth: b64('rt:pw') } } }));
     expect(await lookupCredentials('d.example.com', { env: { ...env, XDG_RUNTIME_DIR: runtime } })).toEqual({ username: 'rt', password: 'pw' });
@@ -186,7 +178,7 @@ describe('lookupCredentials: which files', () => {
   });
 
   it('gives undefined when no file exists', async () => {
-    expect(await lookupCredentials('f.example.com', { configPath: join(dir, 'absent.json'), env })).toBeUndefined();
+    expect(await lookupCredentials('f.example.com', { configPath: join(tmp.path, 'absent.json'), env })).toBeUndefined();
   });
 });
 

@@ -10,14 +10,13 @@ import type { TlsTrust } from '../../../src/store/registry/tls.ts';
 import { createDispatcher } from '../../../src/store/registry/transport.ts';
 import { makeCertificateAuthority, makeUntrustedCertificateAuthority } from '../../support/ca.ts';
 import type { CertificateAuthority } from '../../support/ca.ts';
-import { makeTempDir } from '../../support/tmp.ts';
-import type { TempDir } from '../../support/tmp.ts';
+import { useTempDir } from '../../support/tmp.ts';
 import { expiredLeaf, selfSigned, signLeaf } from './pki.ts';
 import type { Leaf } from './pki.ts';
 import { startHttpServer, startHttpsServer } from './servers.ts';
 import type { RunningServer } from './servers.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-tls-');
 let ca: CertificateAuthority;
 let other: CertificateAuthority;
 let client: Leaf;
@@ -50,7 +49,6 @@ async function failure(server: RunningServer, trust: TlsTrust): Promise<unknown>
 const noTrust: TlsTrust = { ca: undefined, sources: [] };
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-tls-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   other = await makeUntrustedCertificateAuthority(tmp.path);
   const leaves = join(tmp.path, 'leaves');
@@ -73,7 +71,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([good, selfSignedServer, wrongName, expired, mutual, plain].map((s) => s?.close()));
-  await tmp?.remove();
 });
 
 describe('trustFor', () => {

@@ -8,13 +8,12 @@ import type { TlsTrust } from '../../../src/store/registry/tls.ts';
 import { createDispatcher } from '../../../src/store/registry/transport.ts';
 import { makeCertificateAuthority } from '../../support/ca.ts';
 import type { CertificateAuthority } from '../../support/ca.ts';
-import { makeTempDir } from '../../support/tmp.ts';
-import type { TempDir } from '../../support/tmp.ts';
+import { useTempDir } from '../../support/tmp.ts';
 import { signLeaf } from './pki.ts';
 import { startHttpServer, startHttpsServer, startProxy } from './servers.ts';
 import type { RunningProxy, RunningServer } from './servers.ts';
 
-let tmp: TempDir;
+const tmp = useTempDir('airgap-transport-');
 let ca: CertificateAuthority;
 let trust: TlsTrust;
 let registry: RunningServer;
@@ -33,7 +32,6 @@ async function get(url: string, host: string, trustFor: TlsTrust, env: NodeJS.Pr
 }
 
 beforeAll(async () => {
-  tmp = await makeTempDir('airgap-transport-');
   ca = await makeCertificateAuthority(join(tmp.path, 'ca'));
   trust = await trustFor('127.0.0.1', { caFiles: [ca.caFile], certsDirs: [] });
   [registry, mutual, plain, proxy] = await Promise.all([
@@ -46,7 +44,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([registry, mutual, plain, proxy].map((s) => s?.close()));
-  await tmp?.remove();
 });
 
 describe('createDispatcher and the proxy variables', () => {
