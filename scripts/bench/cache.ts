@@ -89,7 +89,7 @@ export async function benchCache(ctx: BenchContext): Promise<void> {
     const start = proxy.blobBytes;
     // The proxy sends half the release's bytes and no more (its answers hang there); once the collect has
     // written what reached it (its cache stops growing), it is killed: a kill at half, as both sides see it.
-    proxy.plan.stallBlobsAt = start + ctx.distinct / 2;
+    proxy.plan.stallBlobsAt = start + Math.floor(ctx.distinct / 2);
     let atKill = { cached: 0, sent: 0 };
     let stop = false;
     const half = (async (): Promise<void> => {

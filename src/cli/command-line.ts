@@ -108,7 +108,7 @@ export function loadCommandLine() {
     .addOption(new Option('--via <path>', 'push through the registry API, or through the local Docker Engine').choices(['registry', 'docker'] as const).default('registry' as const))
     .option('--charms-dir <dir>', 'where charms.tar.gz is unpacked when it is beside the images', './charms')
     .option('--no-lock', 'load an archive that has no airgap-lock.json beside it (only blob digests are then checked)')
-    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 32MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
+    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 16MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
     .addOption(jsonOption());
 }
 
