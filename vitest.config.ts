@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -14,7 +16,11 @@ export default defineConfig({
     // afterAll, and the library keeps nothing between calls but caches of what it loaded.
     isolate: false,
     // No test reads the machine's /etc/containers/registries.conf: its mirrors would reroute the pulls.
-    env: { CONTAINERS_REGISTRIES_CONF: fileURLToPath(new URL('./test/fixtures/registries/empty.conf', import.meta.url)) },
+    env: {
+      CONTAINERS_REGISTRIES_CONF: fileURLToPath(new URL('./test/fixtures/registries/empty.conf', import.meta.url)),
+      // No test writes collect's blob cache into the home directory (runAirgap gives each collect its own).
+      XDG_CACHE_HOME: join(tmpdir(), 'airgap-test-xdg-cache'),
+    },
     // The JSON report lets .ci/run print one plain "N passed, N failed" line that any CI reader understands.
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest/results.json' },

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --size-mb N --rounds N --only collect|load|serve|wan --no-build --cli PATH]`: `airgap collect` and
+ * `npm run bench [-- --size-mb N --rounds N --only collect|load|serve|wan|cache|memory --memory-mb N --no-build --cli PATH]`: `airgap collect` and
  * `airgap load` against their peer, skopeo, and `airgap serve` against docker-registry, on a Charmed-Kubeflow-shaped
  * release served by a real docker-registry on loopback.
  *
@@ -12,9 +12,13 @@
  *   serve:   skopeo copy --all of every image out of `airgap serve images.tar.gz` against out of docker-registry
  *            (scripts/bench/serve.ts), 4 at a time and one at a time;
  *   wan:     the load part over a 40 ms round trip (a delay proxy on loopback; scripts/bench/wan.ts): run it on
- *            the 40 MB release, `npm run bench -- --only wan --size-mb 40`.
+ *            the 40 MB release, `npm run bench -- --only wan --size-mb 40`;
+ *   cache:   collect with an empty and with a filled blob cache, a collect killed half-way then run again, and
+ *            --since the release against the next one (scripts/bench/cache.ts);
+ *   memory:  peak RSS of collect and load at the bench release and at one of --memory-mb (default 2000 MB) of the
+ *            same shape (scripts/bench/memory.ts).
  * Each part prints the medians, every sample, throughput, ratios and our peak RSS, and writes
- * .bench/collect.json, .bench/load.json or .bench/serve.json. Environment: BENCH_SIZE_MB, BENCH_ROUNDS.
+ * .bench/<part>.json. Environment: BENCH_SIZE_MB, BENCH_ROUNDS, BENCH_MEMORY_MB.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -31,13 +35,15 @@ import type { BenchContext } from './bench/collect.ts';
 import { benchLoad } from './bench/load.ts';
 import { benchServe } from './bench/serve.ts';
 import { benchWan } from './bench/wan.ts';
+import { benchCache } from './bench/cache.ts';
+import { benchMemory } from './bench/memory.ts';
 import { killChildrenOnExit } from './bench/measure.ts';
 import { benchRelease } from './bench/release.ts';
 import { fmtMB, fmtS, say } from './bench/report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-const PARTS = ['collect', 'load', 'serve', 'wan'] as const;
+const PARTS = ['collect', 'load', 'serve', 'wan', 'cache', 'memory'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Config {
@@ -47,6 +53,8 @@ interface Config {
   /** The airgap.js to bench. */
   cli: string;
   parts: readonly Part[];
+  /** The large release of the memory part. */
+  memoryMb: number;
 }
 
 function positive(name: string, text: string | undefined, fallback: number): number {
@@ -64,6 +72,7 @@ function config(): Config {
   const { values } = parseArgs({
     options: {
       'size-mb': { type: 'string' },
+      'memory-mb': { type: 'string' },
       rounds: { type: 'string' },
       only: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
@@ -73,8 +82,8 @@ function config(): Config {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --size-mb N (default 200) --rounds N (default 3) --only collect|load|serve|wan --no-build --cli PATH]\n' +
-      '       --only: run one part (default all four; load or serve alone first makes its inputs with one untimed collect of each side)\n' +
+    process.stdout.write('usage: npm run bench [-- --size-mb N (default 200) --rounds N (default 3) --only collect|load|serve|wan|cache|memory --memory-mb N (default 2000) --no-build --cli PATH]\n' +
+      '       --only: run one part (default all six; load, serve or wan alone first makes its inputs with one untimed collect of each side)\n' +
       '       --cli: bench another build\'s bin/airgap.js (e.g. of another checkout), not built here\n' +
       '       (or BENCH_SIZE_MB, BENCH_ROUNDS in the environment)\n');
     process.exit(0);
@@ -87,7 +96,8 @@ function config(): Config {
     if (!isPart(values.only)) throw new Error(`--only takes ${PARTS.join(' or ')}, got "${values.only}"`);
     parts = [values.only];
   }
-  return { sizeMb, rounds, build: !values['no-build'] && values.cli === undefined, cli, parts };
+  const memoryMb = positive('--memory-mb', values['memory-mb'] ?? process.env['BENCH_MEMORY_MB'], 2000);
+  return { sizeMb, rounds, build: !values['no-build'] && values.cli === undefined, cli, parts, memoryMb };
 }
 
 async function main(): Promise<void> {
@@ -122,10 +132,13 @@ async function main(): Promise<void> {
     const ctx: BenchContext = { root: ROOT, cli: cfg.cli, sizeMb: cfg.sizeMb, rounds: cfg.rounds, work: work.path, scratch, source, images, distinct, listFile };
 
     // The collect part leaves what the load part pushes; alone, the load part makes it once, untimed.
-    const collected = cfg.parts.includes('collect') ? await benchCollect(ctx) : await collectOnce(ctx);
-    if (cfg.parts.includes('load')) await benchLoad(ctx, collected);
-    if (cfg.parts.includes('serve')) await benchServe(ctx, collected);
-    if (cfg.parts.includes('wan')) await benchWan(ctx, collected);
+    const needsCollected = cfg.parts.some((p) => p === 'load' || p === 'serve' || p === 'wan');
+    const collected = cfg.parts.includes('collect') ? await benchCollect(ctx) : needsCollected ? await collectOnce(ctx) : undefined;
+    if (collected !== undefined && cfg.parts.includes('load')) await benchLoad(ctx, collected);
+    if (collected !== undefined && cfg.parts.includes('serve')) await benchServe(ctx, collected);
+    if (collected !== undefined && cfg.parts.includes('wan')) await benchWan(ctx, collected);
+    if (cfg.parts.includes('cache')) await benchCache(ctx);
+    if (cfg.parts.includes('memory')) await benchMemory(ctx, cfg.memoryMb);
   } finally {
     await source?.stop();
     await work?.remove();

@@ -155,7 +155,7 @@ async function main(): Promise<void> {
   // The shipped release pulls its placeholder images from 127.0.0.1:5000: point it at the port we got.
   await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('127.0.0.1:5000', upstream.host));
   // Juju's own images live on docker.io: the demo never leaves this machine, so it carries none of them.
-  await airgap(['collect', 'release/airgap.yaml', '-o', 'carried', '--plain-http', upstream.host, '--no-juju-images']);
+  await airgap(['collect', 'release/airgap.yaml', '-o', 'carried', '--plain-http', upstream.host, '--cache', 'cache', '--no-juju-images']);
   await upstream.stop();
   console.log('   upstream registry stopped: from here on, only the three carried files are used');
 

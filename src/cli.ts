@@ -1,5 +1,5 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { checkCommandLine, collectCommandLine, configCommandLine, deployCommandLine, initCommandLine, loadCommandLine, serveCommandLine } from './cli/command-line.ts';
+import { cachePruneCommandLine, checkCommandLine, collectCommandLine, configCommandLine, deployCommandLine, initCommandLine, loadCommandLine, serveCommandLine, verifyCommandLine } from './cli/command-line.ts';
 import { EXIT_CANCELLED, EXIT_USAGE, exitCodeFor, formatFailure } from './cli/errors.ts';
 import type { CommandIo } from './commands/io.ts';
 import { CancelledError, UsageError } from './errors.ts';
@@ -50,6 +50,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(add(loadCommandLine()).action(async (source, options) => (await import('./commands/load.ts')).loadCommand(source, options, io)));
   program.addCommand(add(deployCommandLine()).action(async (target, options) => (await import('./commands/deploy.ts')).deployCommand(target, options, io)));
   program.addCommand(add(serveCommandLine()).action(async (source, options) => (await import('./commands/serve.ts')).serveCommand(source, options, io)));
+  program.addCommand(add(verifyCommandLine()).action(async (dir, options) => (await import('./commands/verify.ts')).verifyCommand(dir, options, io)));
+  program.addCommand(add(new Command('cache').description('manage collect\'s blob cache'))
+    .addCommand(add(cachePruneCommandLine()).action(async (options) => (await import('./commands/cache.ts')).cachePruneCommand(options, io))));
   program.addCommand(add(checkCommandLine()).action(async (options) => (await import('./commands/check.ts')).checkCommand(options, io)));
   program.addCommand(add(configCommandLine()).action(async (kind, options) => (await import('./commands/config.ts')).configCommand(kind, options, io)));
   program.addCommand(add(initCommandLine()).action(async (release, options) => (await import('./commands/init.ts')).initCommand(release, options, io)));

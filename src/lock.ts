@@ -76,10 +76,44 @@ export interface LockedTool {
   size: number;
 }
 
+/** One slice of an archive written with `collect --split`: `cat` of the parts in order is the archive. */
+export interface LockedPart {
+  /** Its file name, e.g. images.tar.gz.000. */
+  file: string;
+  size: number;
+  sha256: string;
+}
+
 export interface LockedArchive {
   sha256: string;
   size: number;
   layout?: 'oci+docker' | 'per-image';
+  /** Present when the archive was split for media: its parts in order. */
+  parts?: LockedPart[];
+}
+
+/** Every blob of the release (manifests, configs, layers), once, and the images that need it. */
+export interface LockedBlob {
+  digest: string;
+  size: number;
+  /** Paths of the images that need it. */
+  images: string[];
+}
+
+/** The release a differential archive (`collect --since`) builds on. */
+export interface LockedBase {
+  name: string;
+  version: string;
+  /** sha256 of the base's airgap-lock.json, as read. */
+  sha256: string;
+}
+
+/** A layer a differential archive leaves out: its base release carries it. */
+export interface LeftOutBlob {
+  digest: string;
+  size: number;
+  /** Paths of the base release's images that carry it: where it is in a registry the base was loaded into. */
+  baseImages: string[];
 }
 
 export interface Lock {
@@ -94,6 +128,11 @@ export interface Lock {
   /** Present when the collect packed the tool itself (--include-tool). */
   tools?: LockedTool[];
   archives: Record<string, LockedArchive>;
+  /** Every blob of the release; absent in locks written before it was recorded. */
+  blobs?: LockedBlob[];
+  /** A differential archive: the release it builds on, and the layers it leaves out because the base has them. */
+  base?: LockedBase;
+  leftOut?: LeftOutBlob[];
 }
 
 export async function writeLock(path: string, lock: Lock): Promise<void> {

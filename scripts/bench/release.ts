@@ -52,6 +52,38 @@ export interface BenchRelease {
   layerBytes: number;
 }
 
+/**
+ * The next release of the same shape: every image retagged `<tag>-next`, and the own layers whose sizes add up
+ * closest to `changedShare` of the layer bytes rebuilt (new seeds), so that the two share the rest.
+ */
+export function nextBenchRelease(sizeMb: number, changedShare: number): BenchRelease & { changedLayerBytes: number } {
+  const current = benchRelease(sizeMb);
+  // Own layers (not the shared bases), by [image, layer]: choose the subset whose bytes are closest to the share.
+  const own: { image: number; layer: number; bytes: number }[] = [];
+  current.images.forEach((image, i) => {
+    const shape = SHAPES[i] as Shape;
+    image.layers.forEach((layer, l) => {
+      if (l >= shape.bases.length) own.push({ image: i, layer: l, bytes: shape.multiArch === true ? 2 * layer.sizeBytes : layer.sizeBytes });
+    });
+  });
+  const target = changedShare * current.layerBytes;
+  let best = { mask: 0, bytes: 0 };
+  for (let mask = 1; mask < 1 << own.length; mask++) {
+    let bytes = 0;
+    own.forEach((o, k) => {
+      if ((mask & (1 << k)) !== 0) bytes += o.bytes;
+    });
+    if (Math.abs(bytes - target) < Math.abs(best.bytes - target)) best = { mask, bytes };
+  }
+  const changed = new Set(own.filter((_, k) => (best.mask & (1 << k)) !== 0).map((o) => `${o.image}/${o.layer}`));
+  const images = current.images.map((image, i) => ({
+    ...image,
+    tag: `${image.tag}-next`,
+    layers: image.layers.map((layer, l) => (changed.has(`${i}/${l}`) ? { ...layer, seed: `${String(layer.seed)}-next` } : layer)),
+  }));
+  return { images, layerBytes: current.layerBytes, changedLayerBytes: best.bytes };
+}
+
 /** The release scaled so that its distinct layer content is about `sizeMb` MB. */
 export function benchRelease(sizeMb: number): BenchRelease {
   const scale = sizeMb / nominalMb();

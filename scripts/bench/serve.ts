@@ -171,7 +171,7 @@ export async function benchServe(ctx: ServeBenchContext, collected?: { oursDir: 
   if (oursDir === undefined || !existsSync(join(oursDir, 'images.tar.gz'))) {
     oursDir = join(ctx.work, 'serve-collect');
     say('  airgap collect (untimed) to make the images.tar.gz airgap serve serves...');
-    await run(process.execPath, [ctx.cli, 'collect', ctx.listFile, '-o', oursDir, '--plain-http', ctx.source.host]);
+    await run(process.execPath, [ctx.cli, 'collect', ctx.listFile, '-o', oursDir, '--plain-http', ctx.source.host, '--no-cache']);
   }
   const store = join(ctx.work, 'serve-store');
   const log = join(ctx.work, 'serve.log');

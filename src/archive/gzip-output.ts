@@ -12,7 +12,7 @@ const DEFLATE_PIECE = 1024 * 1024;
 const FINAL_BLOCK = Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff]);
 
 function storedBlockHeader(length: number): Buffer {
-  const header = Buffer.alloc(5);
+  const header = Buffer.allocUnsafe(5);
   header[0] = 0x00;
   header.writeUInt16LE(length, 1);
   header.writeUInt16LE(~length & 0xffff, 3);
@@ -122,6 +122,14 @@ export class ArchiveGzip extends Transform {
     this.push(storedBlockHeader(length));
     for (const part of parts) this.push(part);
   }
+}
+
+/**
+ * The most an ArchiveGzip stream can be for a tar of `tarBytes`: every byte stored (5 bytes of framing per
+ * 65535), plus header, trailer and what level-1 deflate can add to the compressed ranges.
+ */
+export function maxGzipSize(tarBytes: number): number {
+  return tarBytes + Math.ceil(tarBytes / STORED_BLOCK) * 5 + Math.ceil(tarBytes / 16384) * 5 + GZIP_HEADER.length + FINAL_BLOCK.length + 8;
 }
 
 export function createArchiveGzip(): ArchiveGzip {

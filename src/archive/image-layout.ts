@@ -41,6 +41,14 @@ export function blobPath(digest: string): string {
   return `blobs/sha256/${digestHex(digest)}`;
 }
 
+/** The digest a member of an archive is stored under: blobs/sha256/<hex>, or docker save's (Docker 20.10) <image id>.json config. */
+export function blobDigestOfMember(baseName: string): string | undefined {
+  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
+  if (match !== null) return `sha256:${match[1]}`;
+  const config = /^([a-f0-9]{64})\.json$/.exec(baseName);
+  return config === null ? undefined : `sha256:${config[1]}`;
+}
+
 function json(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -88,9 +96,9 @@ export function dockerManifest(images: readonly ResolvedImage[]): Buffer {
 /**
  * Every entry of an archive that is both an OCI image layout and a docker-archive, in the order they are
  * written: the small files first (so a reader knows every image before the first layer arrives), then
- * each blob once, however many images share it.
+ * each blob once, however many images share it. Layers in `leftOut` (a differential archive's) are not written.
  */
-export function layoutEntries(images: readonly ResolvedImage[], openBlob: BlobOpener): TarEntry[] {
+export function layoutEntries(images: readonly ResolvedImage[], openBlob: BlobOpener, leftOut: ReadonlySet<string> = new Set()): TarEntry[] {
   const small: TarEntry[] = [
     { name: 'oci-layout', size: 0, bytes: json({ imageLayoutVersion: OCI_LAYOUT_VERSION }) },
     { name: 'index.json', size: 0, bytes: ociIndex(images) },
@@ -108,7 +116,7 @@ export function layoutEntries(images: readonly ResolvedImage[], openBlob: BlobOp
   const layers: TarEntry[] = [];
   for (const image of images) {
     for (const layer of image.layers) {
-      if (seen.has(layer.digest)) continue;
+      if (seen.has(layer.digest) || leftOut.has(layer.digest)) continue;
       seen.add(layer.digest);
       layers.push({ name: blobPath(layer.digest), size: layer.size, open: () => openBlob(image, layer) });
     }

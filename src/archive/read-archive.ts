@@ -1,12 +1,12 @@
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { AirgapError, ArchiveError, messageOf } from '../errors.ts';
 import { VerifyingStream } from '../oci/digest.ts';
 import { printable } from '../util/printable.ts';
+import { archiveStream, wholeFile, type ArchiveFiles } from './archive-files.ts';
 
 /**
  * One member of an archive, handed over in order. The handler reads `stream` to the end or not at all:
@@ -70,29 +70,55 @@ async function walkTar(source: Readable, prefix: string, handler: MemberHandler,
 }
 
 /**
- * Stream an images archive (ours in either layout, or one made by `docker save`), gzip'd or not,
- * member by member, hashing the file as it goes. A truncated or corrupt file becomes an ArchiveError
- * that says where it broke.
+ * Stream an images archive (ours in either layout, or one made by `docker save`), gzip'd or not, one file
+ * or the parts of `collect --split`, member by member, hashing the file as it goes. A truncated or corrupt
+ * file becomes an ArchiveError that says where it broke.
  */
 export async function readArchive(
-  path: string,
+  archive: string | ArchiveFiles,
   handler: MemberHandler,
   options: { signal?: AbortSignal; describeMember?: (name: string) => string } = {},
 ): Promise<ReadResult> {
+  const files = typeof archive === 'string' ? wholeFile(archive) : archive;
+  const path = files.path;
   let gzip: boolean;
   try {
-    gzip = await isGzip(path);
+    gzip = await isGzip(files.files[0]?.path ?? path);
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ArchiveError(`cannot read ${path}: ${code ?? messageOf(err)}`, { cause: err, hint: 'give the archive file itself, readable by this user' });
   }
   const counter = new VerifyingStream();
-  const file = createReadStream(path, { highWaterMark: 1024 * 1024, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  await readArchiveStream(archiveStream(files, options.signal), { path, gunzip: gzip ? createGunzip() : undefined, counter }, handler, options);
+  return { sha256: counter.hasher.digest(), size: counter.hasher.bytes };
+}
+
+/** Counts what passes, hashing nothing: for a caller that hashes the bytes itself. */
+export class ByteCounter extends Transform {
+  bytesSeen = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytesSeen += chunk.length;
+    callback(null, chunk);
+  }
+}
+
+/**
+ * The member walk of readArchive over any stream of the archive's bytes (`verify` feeds it what it reads
+ * anyway), through `gunzip` when it is gzip'd. `counter` sees the bytes first: where a broken archive
+ * broke is its count.
+ */
+export async function readArchiveStream(
+  file: Readable,
+  archive: { path: string; gunzip: Transform | undefined; counter: VerifyingStream | ByteCounter },
+  handler: MemberHandler,
+  options: { signal?: AbortSignal; describeMember?: (name: string) => string } = {},
+): Promise<void> {
+  const { path, counter } = archive;
   const tarStream = new PassThrough({ highWaterMark: 1024 * 1024 });
   let current = '';
   // What the caller's handler throws is the caller's own (a stop signal, a digest it refused): passed on as is.
   let handlerFailure: unknown;
-  const feeding = gzip ? pipeline(file, counter, createGunzip(), tarStream) : pipeline(file, counter, tarStream);
+  const feeding = archive.gunzip === undefined ? pipeline(file, counter, tarStream) : pipeline(file, counter, archive.gunzip, tarStream);
   try {
     await Promise.all([
       feeding,
@@ -126,5 +152,4 @@ export async function readArchive(
     const what = typeof code === 'string' && code.startsWith('E') ? `cannot read ${path}: ${code}` : `${path} is not a readable tar archive${current === '' ? '' : ` (at ${printable(options.describeMember?.(current) ?? current)})`}: ${message}`;
     throw new ArchiveError(what, { cause: err, hint: 'give the archive airgap collect wrote, copied across whole (compare its sha256 with airgap-lock.json)' });
   }
-  return { sha256: counter.hasher.digest(), size: counter.hasher.bytes };
 }

@@ -2,10 +2,13 @@
 import type { CollectResult } from '../collect/collect.ts';
 import type { CollectEvent } from '../collect/events.ts';
 import type { ReleaseListing } from '../collect/list.ts';
+import { basename } from 'node:path';
+import { describeBase } from '../archive/differential.ts';
 import { formatBytes } from '../util/format-bytes.ts';
 import { printable } from '../util/printable.ts';
 import { Gate, runListr, settleAll, type Task } from './listr.ts';
 import { jsonReporter, linesOf, type Lines, type Reporter, type ReporterForms } from './reporter.ts';
+import { formatDuration, formatTransfer, formatTransferPlan } from './transfer-progress.ts';
 
 /** The command's last event: the three files written. */
 export interface CollectedEvent {
@@ -17,23 +20,44 @@ export interface CollectedEvent {
 
 export type CollectReport = CollectEvent | CollectedEvent;
 
+type CacheEvent = Extract<CollectEvent, { type: 'cache' }>;
+
+/** Off a terminal, the whole collect's progress: a line now and then for a log, not four a second. */
+const PLAIN_PROGRESS_EVERY_MS = 10_000;
+
+function cacheDamagedWarning(event: Extract<CollectEvent, { type: 'cache-damaged' }>): string {
+  return `${event.message}: removed; downloading it again and writing the archive again`;
+}
+
 function rate(bytes: number, startedAt: number): string {
   const seconds = (Date.now() - startedAt) / 1000;
   return seconds > 0 ? `${formatBytes(bytes / seconds)}/s` : '';
 }
 
-/** The closing lines: how much, and where the three files are. */
-function writeCollected({ result, withReferrers }: CollectedEvent, lines: Lines): void {
+function leftOutBytes(result: CollectResult): number {
+  return (result.lock.leftOut ?? []).reduce((n, b) => n + b.size, 0);
+}
+
+/** The closing lines: how much, where the three files (or the parts) are, and what the cache holds now. */
+function writeCollected({ result, withReferrers }: CollectedEvent, cache: CacheEvent | undefined, lines: Lines): void {
   const referrers = result.lock.images.reduce((n, i) => n + (i.referrers?.length ?? 0), 0);
-  lines.out(`Collected ${result.lock.images.length} images${withReferrers ? ` with ${referrers} referrers` : ''} (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms`);
-  lines.out(`  ${result.images.path}  ${formatBytes(result.images.size)}`);
+  const base = result.lock.base === undefined ? '' : `, a differential archive on ${describeBase(result.lock.base)}: ${result.lock.leftOut?.length ?? 0} layers (${formatBytes(leftOutBytes(result))}) left out`;
+  lines.out(`Collected ${result.lock.images.length} images${withReferrers ? ` with ${referrers} referrers` : ''} (${formatBytes(result.uniqueBlobBytes)} of distinct blobs) and ${result.lock.charms.length} charms${base}`);
+  const parts = result.images.parts;
+  const split = parts === undefined ? '' : ` in ${parts.length} parts: ${basename(parts[0]?.path ?? '')} to ${basename(parts[parts.length - 1]?.path ?? '')} (cat them to rebuild it)`;
+  lines.out(`  ${result.images.path}  ${formatBytes(result.images.size)}${split}`);
   lines.out(`  ${result.charms.path}  ${formatBytes(result.charms.size)}${result.lock.tools === undefined ? '' : ` (with ${result.lock.tools.map((t) => t.file).join(', ')})`}`);
   lines.out(`  ${result.lockPath}`);
+  if (cache !== undefined) {
+    lines.out(`  cache ${cache.dir}: ${formatBytes(cache.bytes)} in ${cache.blobs} blobs${cache.partialBytes > 0 ? `, ${formatBytes(cache.partialBytes)} of unfinished downloads` : ''} (airgap cache prune frees it)`);
+  }
 }
 
 /** Off a terminal (CI, a log file): one plain line per event that matters, nothing redrawn. */
 function plainCollectReporter(lines: Lines): Reporter<CollectReport> {
   let firstWrite: number | undefined;
+  let lastProgress = Date.now();
+  let cache: CacheEvent | undefined;
   return {
     onEvent(event) {
       switch (event.type) {
@@ -67,11 +91,29 @@ function plainCollectReporter(lines: Lines): Reporter<CollectReport> {
         case 'charm':
           lines.out(`packed ${event.file} ${formatBytes(event.size)}`);
           break;
+        case 'differential':
+          lines.out(`differential: ${event.leftOutLayers} layers (${formatBytes(event.leftOutBytes)}) left out, carried by ${event.base}`);
+          break;
+        case 'transfer-plan':
+          lines.out(formatTransferPlan(event));
+          break;
+        case 'progress':
+          if (Date.now() - lastProgress >= PLAIN_PROGRESS_EVERY_MS) {
+            lastProgress = Date.now();
+            lines.out(`progress: ${formatTransfer(event)}`);
+          }
+          break;
+        case 'cache-damaged':
+          lines.warning(cacheDamagedWarning(event));
+          break;
+        case 'cache':
+          cache = event;
+          break;
         case 'archive-written':
-          lines.out(`wrote ${event.path} ${formatBytes(event.size)}${firstWrite === undefined ? '' : ` (${rate(event.size, firstWrite)})`} ${event.sha256}`);
+          lines.out(`wrote ${event.path}${event.parts === undefined ? '' : ` in ${event.parts.length} parts`} ${formatBytes(event.size)}${firstWrite === undefined ? '' : ` (${rate(event.size, firstWrite)}, ${formatDuration((Date.now() - firstWrite) / 1000)})`} ${event.sha256}`);
           break;
         case 'collected':
-          writeCollected(event, lines);
+          writeCollected(event, cache, lines);
           break;
         default:
           break;
@@ -96,9 +138,12 @@ function ttyCollectReporter(lines: Lines): Reporter<CollectReport> {
   let resolveTask: Task | undefined;
   let releaseTitle = 'Read release';
   let charmsTask: Task | undefined;
+  let writeTask: Task | undefined;
+  let writeTitle = 'Write images.tar.gz';
   let images: { path: string; bytes: number }[] = [];
   const warnings: string[] = [];
   let collected: CollectedEvent | undefined;
+  let cache: CacheEvent | undefined;
 
   const running = runListr(
     [
@@ -113,8 +158,10 @@ function ttyCollectReporter(lines: Lines): Reporter<CollectReport> {
       },
       {
         title: 'Write images.tar.gz',
-        task: (_ctx, task) =>
-          task.newListr(
+        task: (_ctx, task) => {
+          writeTask = task;
+          task.title = writeTitle;
+          return task.newListr(
             images.map((image) => ({
               title: printable(`${image.path}  ${formatBytes(image.bytes)}`),
               task: async (_c: unknown, sub: Task) => {
@@ -128,7 +175,8 @@ function ttyCollectReporter(lines: Lines): Reporter<CollectReport> {
               },
             })),
             { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: true } },
-          ),
+          );
+        },
       },
       { title: 'Write charms.tar.gz', task: async (_ctx, task) => { charmsTask = task; await charms.promise; } },
     ],
@@ -175,6 +223,20 @@ function ttyCollectReporter(lines: Lines): Reporter<CollectReport> {
         case 'charm':
           if (charmsTask !== undefined) charmsTask.output = printable(event.file);
           break;
+        case 'transfer-plan':
+          writeTitle = printable(`Write images.tar.gz (${formatTransferPlan(event)})`);
+          if (writeTask !== undefined) writeTask.title = writeTitle;
+          break;
+        case 'progress':
+          if (writeTask !== undefined) writeTask.title = printable(`Write images.tar.gz: ${formatTransfer(event)}`);
+          break;
+        case 'cache-damaged':
+          warnings.push(cacheDamagedWarning(event));
+          if (writeTask !== undefined) writeTask.output = printable(`cached layer ${event.digest} was damaged: downloading it again and writing the archive again`);
+          break;
+        case 'cache':
+          cache = event;
+          break;
         case 'warning':
           warnings.push(event.message);
           break;
@@ -189,27 +251,39 @@ function ttyCollectReporter(lines: Lines): Reporter<CollectReport> {
       settleAll([release, resolved, charms, ...imageGates.values()], err);
       await running;
       for (const w of warnings) lines.warning(w);
-      if (collected !== undefined) writeCollected(collected, lines);
+      if (collected !== undefined) writeCollected(collected, cache, lines);
     },
   };
 }
 
-export const collectReporters: ReporterForms<CollectReport> = {
-  tty: (io) => ttyCollectReporter(linesOf(io)),
-  plain: (io) => plainCollectReporter(linesOf(io)),
-  json: (io) =>
-    jsonReporter<CollectReport>(io, (event, warnings) => {
+/** The json form keeps the cache's last word for the document. */
+function jsonCollectReporter(io: Parameters<ReporterForms<CollectReport>['json']>[0]): Reporter<CollectReport> {
+  let cache: CacheEvent | undefined;
+  return jsonReporter<CollectReport>(
+    io,
+    (event, warnings) => {
+      if (event.type === 'cache') cache = event;
       if (event.type !== 'collected') return undefined;
       const { result } = event;
       return {
         lock: result.lockPath,
         images: result.lock.images.map((i) => ({ reference: i.reference, upstream: i.upstream, path: i.path, digest: i.digest, size: i.size, platforms: i.platforms, ...(i.reason === undefined ? {} : { reason: i.reason }), ...(i.referrers === undefined ? {} : { referrers: i.referrers }) })),
         archives: { images: result.images, charms: result.charms },
+        ...(result.lock.base === undefined ? {} : { base: result.lock.base, leftOut: { layers: result.lock.leftOut?.length ?? 0, bytes: leftOutBytes(result) } }),
+        ...(cache === undefined ? {} : { cache: { dir: cache.dir, blobs: cache.blobs, bytes: cache.bytes, partialBytes: cache.partialBytes } }),
         ...(result.lock.tools === undefined ? {} : { tools: result.lock.tools }),
         uniqueBlobBytes: result.uniqueBlobBytes,
         warnings,
       };
-    }),
+    },
+    (event) => (event.type === 'warning' ? event.message : event.type === 'cache-damaged' ? cacheDamagedWarning(event) : undefined),
+  );
+}
+
+export const collectReporters: ReporterForms<CollectReport> = {
+  tty: (io) => ttyCollectReporter(linesOf(io)),
+  plain: (io) => plainCollectReporter(linesOf(io)),
+  json: jsonCollectReporter,
 };
 
 /** `collect --list`'s one event: the plan, nothing pulled. */

@@ -18,6 +18,13 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+/** A part smaller than 1 MB would make thousands of files of a release: a typo (`--split 4`), not a wish. */
+function splitSize(value: string): number {
+  const bytes = parseByteSize('--split', value);
+  if (bytes < 1_000_000) throw new UsageError(`--split ${value}: parts of less than 1M would make thousands of files`, { hint: 'give the size of the medium, e.g. 4G for FAT32 or 700M for a CD' });
+  return bytes;
+}
+
 /** A repeatable flag: each use adds a value, none is an empty list. */
 function listOption<Flags extends string>(flags: Flags, description: string) {
   return new Option(flags, description).argParser(repeatable).default([] as string[]);
@@ -72,6 +79,10 @@ export function collectCommandLine() {
     'pull',
   )
     .option('--per-image', 'write one docker-loadable <name>.tar per image inside images.tar.gz (the guide\'s layout)', false)
+    .option('--cache <dir>', 'the blob cache: layers are downloaded into it and the archive written from it, so a re-run downloads only what it lacks (default: $XDG_CACHE_HOME/airgap or ~/.cache/airgap)')
+    .option('--no-cache', 'stream layers from the registry straight into the archive, keeping no copy')
+    .option('--since <old-lock>', 'a differential archive: leave out the layers the release of that airgap-lock.json already carried')
+    .addOption(new Option('--split <size>', 'write images.tar.gz as parts of at most SIZE (e.g. 4G, 700M) for removable media: images.tar.gz.000, .001, ...').argParser(splitSize))
     .option('--with-referrers', 'carry the referrers of every image too: signatures, SBOMs, attestations (OCI 1.1 referrers and cosign\'s sha256-<hex>.sig/.att/.sbom tags)', false)
     .option('--include-tool', 'put the airgap executable (built by `npm run package`) into charms.tar.gz, recorded in the lock', false)
     .addOption(listOption('--tool-platform <linux-x64|linux-arm64>', 'with --include-tool: only this platform\'s executable (repeatable); default: every one built'))
@@ -97,7 +108,7 @@ export function loadCommandLine() {
     .addOption(new Option('--via <path>', 'push through the registry API, or through the local Docker Engine').choices(['registry', 'docker'] as const).default('registry' as const))
     .option('--charms-dir <dir>', 'where charms.tar.gz is unpacked when it is beside the images', './charms')
     .option('--no-lock', 'load an archive that has no airgap-lock.json beside it (only blob digests are then checked)')
-    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 32MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
+    .addOption(new Option('--chunk-size <size>', 'largest upload request, e.g. 8MiB, for a proxy that limits request bodies (default 16MiB)').argParser((v: string) => parseByteSize('--chunk-size', v)))
     .addOption(jsonOption());
 }
 
@@ -143,6 +154,23 @@ export function serveCommandLine() {
     .option('--anonymous-pull', 'with --htpasswd: anyone may pull; pushes and deletes still need a user', false)
     .option('--insecure-auth', 'with --htpasswd: allow it over plain HTTP (passwords cross the network in clear)', false)
     .addOption(jsonOption('log one JSON object per line on stdout: where it serves, each request, push and delete'));
+}
+
+export function verifyCommandLine() {
+  return new Command('verify')
+    .description('check the carried files offline, before loading: every part and both archives against the lock, every blob against its digest; exit 1 naming what is damaged or missing')
+    .argument('[dir]', 'the directory holding airgap-lock.json and the archives (or their parts)', '.')
+    .addOption(jsonOption('print the report as JSON on stdout'));
+}
+
+/** `airgap cache prune`: the only subcommand of `cache` so far. */
+export function cachePruneCommandLine() {
+  return new Command('prune')
+    .description('remove every cached blob no kept release needs (with no --keep-lock: all of them)')
+    .addOption(listOption('--keep-lock <lock>', 'keep the blobs of the release of this airgap-lock.json (repeatable)'))
+    .option('--cache <dir>', 'the cache (default: $XDG_CACHE_HOME/airgap or ~/.cache/airgap)')
+    .option('--dry-run', 'say what would be removed, remove nothing', false)
+    .addOption(jsonOption('print the result as JSON on stdout'));
 }
 
 export function checkCommandLine() {
@@ -209,5 +237,7 @@ export type LoadCommandOptions = OptionsOf<typeof loadCommandLine>;
 export type DeployCommandOptions = OptionsOf<typeof deployCommandLine>;
 export type ServeCommandOptions = OptionsOf<typeof serveCommandLine>;
 export type CheckCommandOptions = OptionsOf<typeof checkCommandLine>;
+export type VerifyCommandOptions = OptionsOf<typeof verifyCommandLine>;
+export type CachePruneCommandOptions = OptionsOf<typeof cachePruneCommandLine>;
 export type ConfigCommandOptions = OptionsOf<typeof configCommandLine>;
 export type InitCommandOptions = OptionsOf<typeof initCommandLine>;

@@ -25,10 +25,16 @@ interface ImageConfigPlatform {
 }
 
 /**
+ * Documents already at hand by digest (the blob cache's): a config or child manifest found there, with the
+ * right digest, is not asked of the registry again. Only the tag's manifest always is: a tag can move.
+ */
+export type KnownDocuments = (descriptor: Pick<Descriptor, 'digest' | 'size'>) => Promise<Buffer | undefined>;
+
+/**
  * Fetch an image's manifest tree (index, child manifests, configs) from its registry and work out
  * which blobs it needs. Layers are not fetched here.
  */
-export async function resolveImage(source: RegistryHost, image: ImageToResolve, platforms: readonly PlatformSpec[]): Promise<ResolvedImage> {
+export async function resolveImage(source: RegistryHost, image: ImageToResolve, platforms: readonly PlatformSpec[], known: KnownDocuments = async () => undefined): Promise<ResolvedImage> {
   const what = `image ${image.written} (${image.mentionedAt})`;
   const fetched = await source.getManifest(image.repository, image.reference, what);
   const manifests = new Map<string, StoredDocument>();
@@ -45,7 +51,7 @@ export async function resolveImage(source: RegistryHost, image: ImageToResolve, 
   const addManifest = async (doc: StoredDocument, manifest: ImageManifest): Promise<void> => {
     manifests.set(doc.descriptor.digest, doc);
     if (!configs.has(manifest.config.digest)) {
-      const bytes = await source.blobBytes(image.repository, manifest.config, `${what} config`);
+      const bytes = (await known(manifest.config)) ?? (await source.blobBytes(image.repository, manifest.config, `${what} config`));
       configs.set(manifest.config.digest, { descriptor: manifest.config, bytes });
     }
     for (const layer of manifest.layers) {
@@ -82,9 +88,9 @@ export async function resolveImage(source: RegistryHost, image: ImageToResolve, 
       if (isIndexMediaType(entry.mediaType)) {
         throw new AirgapError(`${what}: nested indexes are not supported (entry ${entry.digest})`);
       }
-      const child = await source.getManifest(image.repository, entry.digest, what);
-      const childDoc: StoredDocument = { descriptor: entry, bytes: child.bytes };
-      const childParsed = parseManifest(child.bytes, entry.mediaType, `${what} manifest ${entry.digest}`);
+      const child = (await known(entry)) ?? (await source.getManifest(image.repository, entry.digest, what)).bytes;
+      const childDoc: StoredDocument = { descriptor: entry, bytes: child };
+      const childParsed = parseManifest(child, entry.mediaType, `${what} manifest ${entry.digest}`);
       if (childParsed.kind !== 'manifest') throw new AirgapError(`${what}: entry ${entry.digest} is not an image manifest`);
       await addManifest(childDoc, childParsed.manifest);
       if (!isAttestation(entry) && entry.platform !== undefined) imagePlatforms.push(formatPlatform(entry.platform));

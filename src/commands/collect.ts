@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isSea } from 'node:sea';
+import { defaultCacheDir } from '../cache/blob-cache.ts';
 import { collect } from '../collect/collect.ts';
 import { listRelease } from '../collect/list.ts';
 import { isToolPlatform, TOOL_PLATFORMS, toolFileName, type IncludeToolOptions, type ToolPlatform } from '../collect/tool-files.ts';
@@ -10,6 +11,12 @@ import { collectReporters, listingReporters } from '../cli/collect-report.ts';
 import { reporterFor, reporting } from '../cli/reporter.ts';
 import { credentialsFromFlags } from './credentials.ts';
 import type { CommandIo } from './io.ts';
+
+/** --cache DIR, --no-cache (false), or neither: the default cache. */
+function cacheOption(cache: string | boolean | undefined): { cacheDir?: string } {
+  if (cache === false) return {};
+  return { cacheDir: typeof cache === 'string' ? cache : defaultCacheDir() };
+}
 
 /**
  * Where --include-tool finds the executables: beside this one when the collect runs as the executable
@@ -65,6 +72,9 @@ export async function collectCommand(release: string | undefined, options: Colle
       plainHttp: options.plainHttp,
       ...(credentials === undefined ? {} : { credentials }),
       perImage: options.perImage,
+      ...cacheOption(options.cache),
+      ...(options.since === undefined ? {} : { since: options.since }),
+      ...(options.split === undefined ? {} : { splitBytes: options.split }),
       withReferrers: options.withReferrers,
       ...(options.includeTool || options.toolPlatform.length > 0 ? { includeTool: toolLocation(options.toolPlatform) } : {}),
       onEvent: (event) => reporter.onEvent(event),

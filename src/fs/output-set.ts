@@ -34,18 +34,21 @@ interface Owner {
 /** Written when the commit begins: from then on the staging directory says how to undo or finish it. */
 interface CommitRecord {
   names: string[];
+  /** Files of the earlier set this one does not have (an archive's parts from an earlier --split). */
+  removed?: string[];
 }
 
 export class OutputSet {
   readonly dir: string;
   readonly stagingDir: string;
-  readonly #names: readonly string[];
+  readonly #names: string[];
+  readonly #removed: string[] = [];
   #committed = false;
 
   private constructor(dir: string, stagingDir: string, names: readonly string[]) {
     this.dir = dir;
     this.stagingDir = stagingDir;
-    this.#names = names;
+    this.#names = [...names];
   }
 
   /**
@@ -68,6 +71,16 @@ export class OutputSet {
     return join(this.stagingDir, name);
   }
 
+  /** One more file of the set, whose name was known only once written (a part of a split archive); moved in before the last name. */
+  add(name: string): void {
+    if (!this.#names.includes(name)) this.#names.splice(this.#names.length - 1, 0, name);
+  }
+
+  /** A file in the directory that the new set replaces with nothing: taken away at commit, put back if the commit is undone. */
+  remove(name: string): void {
+    if (!this.#names.includes(name) && !this.#removed.includes(name)) this.#removed.push(name);
+  }
+
   /**
    * Move every file into place, the last name last. Stopped before that (by `signal`, or a failure), the
    * earlier files are put back, and the reason is thrown.
@@ -82,17 +95,22 @@ export class OutputSet {
         throw new AirgapError(`cannot write ${join(this.dir, name)}: a directory of that name is in the way; nothing was replaced`, { hint: 'move it away or choose another directory with -o' });
       }
     }
-    await new AtomicFile(join(this.stagingDir, COMMIT_FILE)).writeText(`${JSON.stringify({ names: [...this.#names] } satisfies CommitRecord)}\n`);
+    await new AtomicFile(join(this.stagingDir, COMMIT_FILE)).writeText(`${JSON.stringify({ names: [...this.#names], removed: [...this.#removed] } satisfies CommitRecord)}\n`);
     await syncDir(this.stagingDir);
     await mkdir(join(this.stagingDir, PREVIOUS_DIR));
     try {
+      for (const name of this.#removed) {
+        signal?.throwIfAborted();
+        await keepPrevious(this.dir, this.stagingDir, name);
+        await rm(join(this.dir, name), { force: true });
+      }
       for (const name of this.#names) {
         signal?.throwIfAborted();
         await keepPrevious(this.dir, this.stagingDir, name);
         await rename(join(this.stagingDir, name), join(this.dir, name));
       }
     } catch (err: unknown) {
-      await undo(this.dir, this.stagingDir, this.#names);
+      await undo(this.dir, this.stagingDir, this.#names, this.#removed);
       await removeStaging(this.stagingDir);
       throw err;
     }
@@ -127,7 +145,7 @@ async function keepPrevious(dir: string, stagingDir: string, name: string): Prom
  * Put the earlier set back: each name, last first, has its new file moved back into the staging directory
  * and the kept one moved into place. Each step leaves a state this function can resume from.
  */
-async function undo(dir: string, stagingDir: string, names: readonly string[]): Promise<void> {
+async function undo(dir: string, stagingDir: string, names: readonly string[], removed: readonly string[]): Promise<void> {
   for (const name of [...names].reverse()) {
     const staged = join(stagingDir, name);
     const final = join(dir, name);
@@ -135,6 +153,11 @@ async function undo(dir: string, stagingDir: string, names: readonly string[]): 
     if (!(await exists(staged)) && (await exists(final))) await rename(final, staged);
     // When `kept` is a link to `final`, this rename does nothing: the file in place is the earlier one.
     if (await exists(kept)) await rename(kept, final);
+  }
+  // A removed file comes back from where it was kept (a no-op when it was never taken away).
+  for (const name of removed) {
+    const kept = join(stagingDir, PREVIOUS_DIR, name);
+    if (await exists(kept)) await rename(kept, join(dir, name));
   }
   await syncDir(dir);
 }
@@ -149,7 +172,7 @@ async function settle(dir: string, stagingDir: string): Promise<void> {
   }
   if (record !== undefined) {
     const last = record.names[record.names.length - 1];
-    if (last !== undefined && (await exists(join(stagingDir, last)))) await undo(dir, stagingDir, record.names);
+    if (last !== undefined && (await exists(join(stagingDir, last)))) await undo(dir, stagingDir, record.names, record.removed ?? []);
   }
   await removeStaging(stagingDir);
 }

@@ -1,3 +1,4 @@
+import { blobDigestOfMember } from '../archive/image-layout.ts';
 import { readArchive, type ArchiveMember } from '../archive/read-archive.ts';
 import { ArchiveError, DigestMismatchError } from '../errors.ts';
 import { DigestHasher, sha256Digest } from '../oci/digest.ts';
@@ -24,14 +25,6 @@ async function readAll(stream: AsyncIterable<Buffer>, limit: number, what: strin
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, length);
-}
-
-function blobDigestOfMember(baseName: string): string | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
-  if (match !== null) return `sha256:${match[1]}`;
-  // docker save (Docker 20.10) stores configs as <image id>.json at the root.
-  const config = /^([a-f0-9]{64})\.json$/.exec(baseName);
-  return config === null ? undefined : `sha256:${config[1]}`;
 }
 
 export interface CopiedImage {
@@ -78,7 +71,7 @@ export class ArchiveCopy {
     signal?.addEventListener('abort', onAbort, { once: true });
     let read: { sha256: string; size: number } | undefined;
     try {
-      read = await readArchive(archive, (member) => this.#onMember(member, false, stopper), { signal: stopper.signal, describeMember: (name) => this.#describeMember(name) });
+      read = await readArchive(this.#source.files, (member) => this.#onMember(member, false, stopper), { signal: stopper.signal, describeMember: (name) => this.#describeMember(name) });
     } catch (err: unknown) {
       if (!(err instanceof StopReading)) throw this.#destination.failure?.error ?? err;
     } finally {
@@ -115,7 +108,7 @@ export class ArchiveCopy {
     if (again.length > 0) {
       this.#emit({ type: 'second-pass', blobs: again.length, reason: this.#deferred.size > 0 || this.contents.isDockerSave ? 'layers come before their manifests in this archive' : 'the registry would not mount some blobs' });
       for (const key of this.#destination.unmounted) this.#destination.unmounted.delete(key);
-      const second = await readArchive(archive, (member) => this.#onMember(member, true, stopper), {
+      const second = await readArchive(this.#source.files, (member) => this.#onMember(member, true, stopper), {
         ...(signal === undefined ? {} : { signal }),
         describeMember: (name) => this.#describeMember(name),
       });

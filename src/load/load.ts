@@ -2,6 +2,7 @@ import { registryClientFor } from '../store/registry/client.ts';
 import type { Credentials } from '../store/registry/credentials.ts';
 import type { RetryPolicy } from '../store/registry/retry.ts';
 import { ArchiveCopy, CORRUPT_HINT } from './copy.ts';
+import { findLeftOutLayers } from './left-out.ts';
 import type { LoadEventListener } from './events.ts';
 import { openLoadSource, unpackCharms, verifyCharmsFile, writeImagesMap } from './preamble.ts';
 import { RegistryDestination } from './registry-destination.ts';
@@ -88,6 +89,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     host: client.host(location.host), location, concurrency, chunkBytes: options.chunkBytes, emit, corruptHint: CORRUPT_HINT,
   });
   try {
+    if (source.lock !== undefined) destination.adopt(await findLeftOutLayers(source.lock, client.host(location.host), location, options.registry, concurrency));
     const copy = new ArchiveCopy(source, destination, emit);
     const copied = await copy.run(options.signal);
     warnings.push(...copy.warnings);

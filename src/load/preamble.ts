@@ -4,11 +4,12 @@
  * images, its charms), write airgap-images.json, and unpack the charms. Written once so that both paths
  * refuse the same archives.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { archiveExists, archiveFilesOf, archiveOfPart, archiveStream, checkArchiveFiles, wholeFile, type ArchiveFiles } from '../archive/archive-files.ts';
 import { AirgapError, ArchiveError, DigestMismatchError, UsageError } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
@@ -21,8 +22,10 @@ export const CHARMS_ARCHIVE = 'charms.tar.gz';
 export const SAME_COLLECT = `copy the archives and ${LOCK_FILE_NAME} from the same collect run`;
 
 export interface LoadSource {
-  /** The images archive. */
+  /** The images archive (its name, when it is in parts). */
   archive: string;
+  /** The file, or the parts of `collect --split`, to read in order. */
+  files: ArchiveFiles;
   /** Where the lock, charms.tar.gz and airgap-images.json sit. */
   dir: string;
   /** Undefined only with --no-lock. */
@@ -31,7 +34,9 @@ export interface LoadSource {
 
 /** The archive a load reads and the directory its lock, charms and airgap-images.json sit in. */
 export async function locateArchive(source: string): Promise<{ archive: string; dir: string }> {
-  const full = resolve(source);
+  // A part (images.tar.gz.003) stands for its archive, and so does the archive's name when only its parts are there.
+  const full = archiveOfPart(resolve(source));
+  if (!existsSync(full) && archiveExists(full)) return { archive: full, dir: dirname(full) };
   let info;
   try {
     info = await stat(full);
@@ -42,7 +47,8 @@ export async function locateArchive(source: string): Promise<{ archive: string; 
     for (const name of [IMAGES_ARCHIVE, 'images.tar']) {
       if (existsSync(join(full, name))) return { archive: join(full, name), dir: full };
     }
-    throw new AirgapError(`${source} holds no images.tar.gz`, { hint: 'give the directory where the collect side\'s three files were copied' });
+    if (archiveExists(join(full, IMAGES_ARCHIVE))) return { archive: join(full, IMAGES_ARCHIVE), dir: full };
+    throw new AirgapError(`${source} holds no images.tar.gz (nor its parts images.tar.gz.000, ...)`, { hint: 'give the directory where the collect side\'s three files were copied' });
   }
   if (!info.isFile()) throw new AirgapError(`${source} is not a file`, { hint: 'give images.tar.gz, or the directory holding it' });
   return { archive: full, dir: dirname(full) };
@@ -53,7 +59,7 @@ export async function openLoadSource(source: string, options: { noLock?: boolean
   const { archive, dir } = await locateArchive(source);
   const lockPath = join(dir, LOCK_FILE_NAME);
   if (!existsSync(lockPath)) {
-    if (options.noLock === true) return { archive, dir, lock: undefined };
+    if (options.noLock === true) return { archive, dir, lock: undefined, files: await openArchiveFiles(archive, undefined) };
     throw new AirgapError(`no ${LOCK_FILE_NAME} beside ${archive}: load checks every archive against the lock of its collect`, {
       hint: `copy ${LOCK_FILE_NAME} beside the archive, or pass --no-lock to load an archive that has none (only blob digests are then checked)`,
     });
@@ -61,7 +67,15 @@ export async function openLoadSource(source: string, options: { noLock?: boolean
   if (options.noLock === true) {
     throw new UsageError(`--no-lock: ${lockPath} is there, and load holds the archive to it; drop --no-lock`);
   }
-  return { archive, dir, lock: await readLock(lockPath) };
+  const lock = await readLock(lockPath);
+  return { archive, dir, lock, files: await openArchiveFiles(archive, lock) };
+}
+
+/** The archive's file or parts, each there with its size, before anything is read or sent. */
+async function openArchiveFiles(archive: string, lock: Lock | undefined): Promise<ArchiveFiles> {
+  const files = await archiveFilesOf(archive, lock?.archives[IMAGES_ARCHIVE]);
+  await checkArchiveFiles(files);
+  return files;
 }
 
 /** What the lock says an archive must be: compare the sha256 whatever the file is called. */
@@ -81,12 +95,14 @@ export function checkArchiveDigest(lock: Lock | undefined, archive: string, key:
  */
 export async function verifyArchiveFile(source: LoadSource, nothingDone: string, signal?: AbortSignal, key: string = IMAGES_ARCHIVE): Promise<void> {
   const file = key === IMAGES_ARCHIVE ? source.archive : join(source.dir, key);
-  if (source.lock?.archives[key] === undefined || !existsSync(file)) return;
+  const files = key === IMAGES_ARCHIVE ? source.files : wholeFile(file);
+  if (source.lock?.archives[key] === undefined || !archiveExists(file)) return;
   const hashing = new VerifyingStream();
   try {
-    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024, ...(signal === undefined ? {} : { signal }) }), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    await pipeline(archiveStream(files, signal), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
   } catch (err: unknown) {
     signal?.throwIfAborted();
+    if (err instanceof ArchiveError) throw err;
     throw new ArchiveError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   checkArchiveDigest(source.lock, file, key, hashing.hasher.digest(), nothingDone);

@@ -59,6 +59,8 @@ export class RegistryDestination {
   readonly #sessionUsed = new Set<string>();
   /** Set once the copy is over: no session is opened ahead after that. */
   #closed = false;
+  /** Blobs the archive does not carry, already in the registry (digest -> a repository holding it). */
+  readonly #elsewhere = new Map<string, string>();
   /** (digest, repository) pairs a mount could not serve: they need the bytes again (a second read). */
   readonly unmounted = new Set<string>();
 
@@ -106,6 +108,13 @@ export class RegistryDestination {
   plan(blobs: readonly NeededBlob[]): void {
     for (const blob of blobs) {
       if (this.#checks.has(blob.digest)) continue;
+      const holder = this.#elsewhere.get(blob.digest);
+      if (holder !== undefined) {
+        this.#checks.set(blob.digest, Promise.resolve(true));
+        this.#mark(blob.digest, holder);
+        this.#spread(blob, holder);
+        continue;
+      }
       const first = blob.repositories[0];
       if (first === undefined) continue;
       const check = this.#work.run(() => this.#host.hasBlob(first, blob.digest, blob.what));
@@ -159,6 +168,14 @@ export class RegistryDestination {
         }
       });
     }
+  }
+
+  /**
+   * Layers a differential archive leaves out, found in the registry (digest -> repository): they are linked
+   * into the repositories that need them, never read from the archive.
+   */
+  adopt(found: ReadonlyMap<string, string>): void {
+    for (const [digest, repository] of found) this.#elsewhere.set(digest, repository);
   }
 
   /** Is the blob still needed somewhere (so its bytes must be read)? */

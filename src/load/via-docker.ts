@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -6,6 +5,8 @@ import type Dockerode from 'dockerode';
 import { extract } from 'tar-stream';
 import { connectDaemon, daemonErrorMessage, DaemonStreamError, followProgress, type ProgressMessage } from '../daemon.ts';
 import { AirgapError, messageOf } from '../errors.ts';
+import { archiveStream, type ArchiveFiles } from '../archive/archive-files.ts';
+import { describeBase } from '../archive/differential.ts';
 import { isGzip } from '../archive/read-archive.ts';
 import { LOCK_FILE_NAME, type Lock } from '../lock.ts';
 import { tryParseReference } from '../reference.ts';
@@ -82,8 +83,8 @@ interface Planned {
 class StopPeeking extends Error {}
 
 /** The tar stream of the archive, gunzipped when it is gzip. */
-function openArchive(archive: string, gzip: boolean, signal: AbortSignal | undefined): { tar: Readable; reading: Promise<void> } {
-  const file = createReadStream(archive, { highWaterMark: 1024 * 1024, ...(signal === undefined ? {} : { signal }) });
+function openArchive(archive: ArchiveFiles, gzip: boolean, signal: AbortSignal | undefined): { tar: Readable; reading: Promise<void> } {
+  const file = archiveStream(archive, signal);
   if (!gzip) return { tar: file, reading: Promise.resolve() };
   const gunzip = createGunzip();
   const reading = pipeline(file, gunzip);
@@ -95,7 +96,7 @@ function openArchive(archive: string, gzip: boolean, signal: AbortSignal | undef
  * The first member's name says which layout this is: ours starts with its small files, the --per-image
  * layout with an inner tar (which `docker load` cannot take as such), docker save with a layer directory.
  */
-async function firstMember(archive: string, gzip: boolean): Promise<string | undefined> {
+async function firstMember(archive: ArchiveFiles, gzip: boolean): Promise<string | undefined> {
   const { tar } = openArchive(archive, gzip, undefined);
   const ex = extract();
   const walking = pipeline(tar, ex);
@@ -108,7 +109,7 @@ async function firstMember(archive: string, gzip: boolean): Promise<string | und
       throw new StopPeeking();
     }
   } catch (err: unknown) {
-    if (!(err instanceof StopPeeking)) throw new AirgapError(`${archive} is not a tar archive: ${messageOf(err)}`, { cause: err, hint: 'give images.tar.gz as airgap collect wrote it, or a docker save archive' });
+    if (!(err instanceof StopPeeking)) throw new AirgapError(`${archive.path} is not a tar archive: ${messageOf(err)}`, { cause: err, hint: 'give images.tar.gz as airgap collect wrote it, or a docker save archive' });
   } finally {
     tar.destroy();
   }
@@ -170,6 +171,11 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
   const env = options.env ?? process.env;
   const source = await openLoadSource(options.source, { noLock: options.noLock });
   const { archive, lock } = source;
+  if (lock?.base !== undefined) {
+    throw new AirgapError(`${archive} is a differential archive (collect --since ${describeBase(lock.base)}): docker load needs every layer, and it leaves out ${lock.leftOut?.length ?? 0}; nothing was loaded`, {
+      hint: 'load it with --via registry (the default), into the registry that holds its base release',
+    });
+  }
   await verifyCharmsFile(source, options.signal);
   const location = registryLocation(options.registry);
   const daemon = await connectDaemon(env);
@@ -183,7 +189,7 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
   // The daemon takes the archive whole: it must be the lock's before the daemon sees a byte of it.
   await verifyArchiveFile(source, 'nothing was loaded into the Docker daemon', options.signal);
 
-  const loaded = await loadArchive(daemon.docker, archive, lock, options.signal, emit);
+  const loaded = await loadArchive(daemon.docker, source.files, lock, options.signal, emit);
 
   const skipped: string[] = [];
   const planned: Planned[] = [];
@@ -248,9 +254,10 @@ export async function loadViaDocker(options: DockerLoadOptions): Promise<DockerL
  * --per-image layout is a tar of tars, so each inner tar is loaded on its own. Returns the references the
  * daemon says it loaded. The file was checked against the lock before (verifyArchiveFile).
  */
-async function loadArchive(docker: Dockerode, archive: string, lock: Lock | undefined, signal: AbortSignal | undefined, emit: LoadEventListener): Promise<string[]> {
-  const gzip = await isGzip(archive);
-  const first = await firstMember(archive, gzip);
+async function loadArchive(docker: Dockerode, files: ArchiveFiles, lock: Lock | undefined, signal: AbortSignal | undefined, emit: LoadEventListener): Promise<string[]> {
+  const archive = files.path;
+  const gzip = await isGzip(files.files[0]?.path ?? archive);
+  const first = await firstMember(files, gzip);
   const perImage = first !== undefined && isInnerTar(first);
   const loaded: string[] = [];
   const onMessage = (message: ProgressMessage): void => {
@@ -278,7 +285,7 @@ async function loadArchive(docker: Dockerode, archive: string, lock: Lock | unde
     }
   };
 
-  const { tar, reading } = openArchive(archive, gzip && perImage, signal);
+  const { tar, reading } = openArchive(files, gzip && perImage, signal);
   emit({ type: 'archive', path: archive, images: lock?.images.length ?? 0, layout: perImage ? 'per-image' : first === 'oci-layout' || first === 'index.json' ? 'oci+docker' : 'docker-save' });
   if (perImage) {
     const ex = extract();

@@ -14,6 +14,7 @@ import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { OCI_INDEX, OCI_LAYOUT_VERSION } from '../oci/media-types.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
 import { DIGEST_ALGORITHMS, digestOf, type DigestAlgorithm } from './digest.ts';
 import { layoutBlobPath } from './layout.ts';
 
@@ -33,16 +34,6 @@ export class HashingStream extends Transform {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     cb(null, chunk);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err: unknown) {
-    // EPERM: it exists, under another user.
-    return (err as { code?: unknown }).code === 'EPERM';
   }
 }
 
@@ -67,7 +58,7 @@ export class BlobStore {
     for (const name of await readdir(join(dir, TEMP_DIR))) {
       const pid = Number(name.split('-')[0]);
       // A live pid may be another server on the same store (or this process's own): its uploads stay.
-      if (!Number.isInteger(pid) || !isAlive(pid)) await rm(join(dir, TEMP_DIR, name), { force: true });
+      if (!Number.isInteger(pid) || !isProcessAlive(pid)) await rm(join(dir, TEMP_DIR, name), { force: true });
     }
     return store;
   }

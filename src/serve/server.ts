@@ -22,6 +22,7 @@ import { isImageLayout } from './layout.ts';
 import { clientHost, parseListen } from './listen.ts';
 import { openLayout, openLayoutImage } from './open-layout.ts';
 import { route } from './router.ts';
+import { checkBaseInStore, openCarriedArchive } from './carried.ts';
 import { resolveSource } from './source.ts';
 import { unpackArchive } from './unpack.ts';
 import { UploadSessions } from './uploads.ts';
@@ -140,9 +141,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       if (options.store !== undefined) sources.push(store.dir);
     }
     if (source.kind === 'archive' && store !== undefined) {
+      const carried = await openCarriedArchive(source.path);
+      await checkBaseInStore(carried, store, tempStore !== undefined);
       emit({ type: 'unpack-start', archive: source.path, store: store.dir });
       const started = performance.now();
-      const unpacked = await unpackArchive(source.path, store, { ...(options.signal === undefined ? {} : { signal: options.signal }), onEvent: emit });
+      const unpacked = await unpackArchive(carried.files, store, { ...(options.signal === undefined ? {} : { signal: options.signal }), onEvent: emit });
       for (const image of unpacked.images) await openLayoutImage(store.dir, image, content, { isStore: true, warn });
       await content.persist();
       emit({ type: 'unpack-done', archive: source.path, images: unpacked.images.length, written: unpacked.written, writtenBytes: unpacked.writtenBytes, reused: unpacked.reused, readWhole: unpacked.readWhole, seconds: (performance.now() - started) / 1000 });

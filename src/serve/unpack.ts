@@ -5,8 +5,9 @@
  * head shows the store already holds every image (a restart), the rest of the archive is not read at all.
  */
 import { readFile } from 'node:fs/promises';
+import type { ArchiveFiles } from '../archive/archive-files.ts';
 import { readArchive, type ArchiveMember } from '../archive/read-archive.ts';
-import { CONTAINERD_NAME_ANNOTATION } from '../archive/image-layout.ts';
+import { blobDigestOfMember, CONTAINERD_NAME_ANNOTATION } from '../archive/image-layout.ts';
 import { ArchiveError, DigestMismatchError } from '../errors.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { ArchiveContents } from '../load/archive-contents.ts';
@@ -39,14 +40,6 @@ async function readSmall(member: ArchiveMember): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function blobDigestOfMember(baseName: string): string | undefined {
-  const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(baseName);
-  if (match !== null) return `sha256:${match[1]}`;
-  // docker save (Docker 20.10) keeps configs as <image id>.json at the root.
-  const config = /^([a-f0-9]{64})\.json$/.exec(baseName);
-  return config === null ? undefined : `sha256:${config[1]}`;
-}
-
 /** Is the tree under `descriptor` wholly in the store already (manifests parse, blobs have their sizes)? */
 async function storeHasTree(store: BlobStore, descriptor: Descriptor): Promise<boolean> {
   if ((await store.size(descriptor.digest)) !== descriptor.size) return false;
@@ -64,7 +57,8 @@ async function storeHasTree(store: BlobStore, descriptor: Descriptor): Promise<b
   return true;
 }
 
-export async function unpackArchive(archive: string, store: BlobStore, options: { signal?: AbortSignal; onEvent?: ServeEventListener } = {}): Promise<UnpackResult> {
+export async function unpackArchive(files: ArchiveFiles, store: BlobStore, options: { signal?: AbortSignal; onEvent?: ServeEventListener } = {}): Promise<UnpackResult> {
+  const archive = files.path;
   const emit = options.onEvent ?? (() => {});
   const contents = new ArchiveContents();
   const upstreams = new Map<string, string>();
@@ -129,7 +123,7 @@ export async function unpackArchive(archive: string, store: BlobStore, options: 
     }
   };
   try {
-    await readArchive(archive, onMember, options.signal === undefined ? {} : { signal: options.signal });
+    await readArchive(files, onMember, options.signal === undefined ? {} : { signal: options.signal });
   } catch (err: unknown) {
     if (!(err instanceof StopReading)) throw err;
     readWhole = false;

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAirgap } from '../support/airgap-cli.ts';
@@ -48,6 +48,23 @@ describe('docker load of images.tar.gz', () => {
       expect(inspected[0]?.RootFS.Layers, image.reference).toEqual(loadable?.diffIds);
       expect(inspected[0]?.Architecture).toBe('amd64');
     }
+  });
+
+  it('loads the parts of --split 1M joined with cat', async () => {
+    const dir = join(tmp.path, 'split');
+    await mkdir(dir);
+    // Large enough for several parts of 1 MB, under names of their own.
+    const big = await pushTestImages(registry, demoImageSet(20).map((spec) => ({ ...spec, repository: spec.repository.replace('airgap-test/', 'split-test/') })));
+    const list = join(dir, 'images.txt');
+    await writeFile(list, `${big.map((p) => p.reference).join('\n')}\n`);
+    const collected = await runAirgap(['collect', list, '-o', join(dir, 'out'), '--plain-http', registry.host, '--split', '1M']);
+    expect(collected.code).toBe(0);
+    const parts = (await readdir(join(dir, 'out'))).filter((n) => /^images\.tar\.gz\.\d{3}$/.test(n)).sort();
+    expect(parts.length).toBeGreaterThan(1);
+    // As an operator does it on the offline side: cat images.tar.gz.* > images.tar.gz (the glob sorts the parts).
+    await run('sh', ['-c', 'cat images.tar.gz.* > images.tar.gz', 'sh'], { cwd: join(dir, 'out') });
+    const output = await docker(['load', '-i', join(dir, 'out', 'images.tar.gz')]);
+    for (const image of big) expect(output).toContain(`Loaded image: ${image.reference}`);
   });
 
   it('loads every inner tar of the --per-image layout', async () => {

@@ -100,7 +100,7 @@ describe('collect through faults', () => {
     try {
       const { dir, list } = await imageList('interrupt', proxy.host);
       const out = join(dir, 'out');
-      const child = spawn(process.execPath, [AIRGAP_BIN, 'collect', list, '-o', out, '--plain-http', proxy.host], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [AIRGAP_BIN, 'collect', list, '-o', out, '--plain-http', proxy.host, '--cache', join(dir, 'cache')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       // Interrupt once layer bytes are flowing.
@@ -114,7 +114,7 @@ describe('collect through faults', () => {
       expect(await readdir(out)).toEqual([]);
       // Re-running finishes the job.
       proxy.plan.blobBytesPerSecond = undefined;
-      const again = await runAirgap(['collect', list, '-o', out, '--plain-http', proxy.host]);
+      const again = await runAirgap(['collect', list, '-o', out, '--plain-http', proxy.host, '--cache', join(dir, 'cache')]);
       expect(again.code).toBe(0);
       expect((await readdir(out)).sort()).toEqual(['airgap-lock.json', 'charms.tar.gz', 'images.tar.gz']);
     } finally {

@@ -143,6 +143,23 @@ describe('collect --with-referrers', () => {
     expect(dockerManifest).toHaveLength(3);
   });
 
+  it('verify reads the archive with its referrers as the lock records it: every blob checked, each credited to its image', async () => {
+    const result = await runAirgap(['verify', carried, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { ok: boolean; blobs: { checked: number; expected: number }; problems: unknown[] };
+    expect(report.ok).toBe(true);
+    expect(report.problems).toEqual([]);
+    expect(report.blobs.checked).toBe(report.blobs.expected);
+    // A referrer's own blobs are in the lock, needed by the image it belongs to (never by a path of its own).
+    const paths = lock.images.map((i) => i.path);
+    expect(paths).toHaveLength(3);
+    for (const artifact of Object.values(made)) {
+      const entry = lock.blobs?.find((b) => b.digest === artifact.digest);
+      expect(entry?.images.length).toBeGreaterThan(0);
+      for (const image of entry?.images ?? []) expect(paths).toContain(image);
+    }
+  });
+
   it('without the flag: no referrer in the lock or the archive', async () => {
     const out = join(tmp.path, 'plain');
     const result = await runAirgap(['collect', join(tmp.path, 'images.txt'), '-o', out, '--plain-http', upstream.host, '--plain-http', serveUpstream.host]);

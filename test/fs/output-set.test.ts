@@ -98,4 +98,33 @@ describe('OutputSet', () => {
     expect(await readdir(join(dir, 'b.tar.gz'))).toEqual(['keep-me']);
     expect(await readFile(join(dir, 'a.tar.gz'), 'utf8')).toBe('old a.tar.gz');
   });
+
+  it('takes the files it was told to remove away with the commit, and puts them back when the commit is undone', async () => {
+    const dir = await withEarlierSet();
+    await writeFile(join(dir, 'a.tar.gz.000'), 'old part');
+    const committed = await OutputSet.open(dir, ['b.tar.gz', 'lock.json']);
+    await writeFile(join(committed.stagingDir, 'a.tar.gz.000'), 'new part 0');
+    await writeFile(join(committed.stagingDir, 'a.tar.gz.001'), 'new part 1');
+    committed.add('a.tar.gz.000');
+    committed.add('a.tar.gz.001');
+    committed.remove('a.tar.gz');
+    for (const name of ['b.tar.gz', 'lock.json']) await writeFile(committed.path(name), `new ${name}`);
+    await committed.commit();
+    expect(await contents(dir)).toEqual({ 'a.tar.gz.000': 'new part 0', 'a.tar.gz.001': 'new part 1', 'b.tar.gz': 'new b.tar.gz', 'lock.json': 'new lock.json' });
+
+    const undone = await withEarlierSet();
+    const set = await OutputSet.open(undone, ['b.tar.gz', 'lock.json']);
+    await writeFile(join(set.stagingDir, 'a.tar.gz.000'), 'new part 0');
+    set.add('a.tar.gz.000');
+    set.remove('a.tar.gz');
+    for (const name of ['b.tar.gz', 'lock.json']) await writeFile(set.path(name), `new ${name}`);
+    // Stopped at the last move (the lock): the removed file and the earlier files come back.
+    const signal = new AbortController().signal;
+    let checks = 0;
+    signal.throwIfAborted = () => {
+      if (++checks === 5) throw new CancelledError('interrupted');
+    };
+    await expect(set.commit(signal)).rejects.toBeInstanceOf(CancelledError);
+    expect(await contents(undone)).toEqual(EARLIER);
+  });
 });

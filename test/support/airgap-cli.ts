@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /** The built CLI, run as a user runs it: `npm test` builds dist/ before the suites start. */
 export const AIRGAP_BIN = resolve(import.meta.dirname, '../../bin/airgap.js');
@@ -35,7 +37,19 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
   });
 }
 
-/** The built CLI on the project's Node, with the test's environment plus `env`. */
-export function runAirgap(args: readonly string[], options: RunOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return runCommand(process.execPath, [AIRGAP_BIN, ...args], { ...options, env: { ...process.env, ...options.env } });
+/**
+ * The built CLI on the project's Node, with the test's environment plus `env`. A collect gets a blob cache
+ * of its own (removed after), unless the test names one: what one test downloaded must not change another.
+ */
+export async function runAirgap(args: readonly string[], options: RunOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const namesCache = args.some((a) => a === '--cache' || a.startsWith('--cache=') || a === '--no-cache') || options.env?.['XDG_CACHE_HOME'] !== undefined;
+  const ownCache = args[0] === 'collect' && !namesCache ? await mkdtemp(join(tmpdir(), 'airgap-test-cache-')) : undefined;
+  try {
+    return await runCommand(process.execPath, [AIRGAP_BIN, ...args], {
+      ...options,
+      env: { ...process.env, ...(ownCache === undefined ? {} : { XDG_CACHE_HOME: ownCache }), ...options.env },
+    });
+  } finally {
+    if (ownCache !== undefined) await rm(ownCache, { recursive: true, force: true });
+  }
 }

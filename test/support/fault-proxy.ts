@@ -18,6 +18,10 @@ export interface FaultPlan {
    * registry is never sent that request, so it still counts only the bytes of earlier chunks.
    */
   killChunks?: { count: number; afterBytes: number; skip?: number };
+  /** Told the running total of blob body bytes sent to clients, after each chunk (e.g. to kill a client half-way). */
+  onBlobBytes?: (total: number) => void;
+  /** Send no blob body byte past this running total: the answers hang there, their connections open. */
+  stallBlobsAt?: number;
 }
 
 export interface ProxiedRequest {
@@ -31,6 +35,8 @@ export interface ProxiedRequest {
 export interface FaultProxy {
   host: string;
   requests: ProxiedRequest[];
+  /** Blob body bytes (200 and 206 answers to GET) sent to clients so far: what they downloaded. */
+  readonly blobBytes: number;
   plan: FaultPlan;
   stop(): Promise<void>;
 }
@@ -44,6 +50,7 @@ export async function startFaultProxy(upstreamHost: string, plan: FaultPlan): Pr
   let cut = 0;
   let killed = 0;
   let patches = 0;
+  let blobBytes = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const record: ProxiedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', range: req.headers.range, status: 0, faulted: undefined };
     requests.push(record);
@@ -84,18 +91,37 @@ export async function startFaultProxy(upstreamHost: string, plan: FaultPlan): Pr
       res.writeHead(up.statusCode ?? 502, up.headers);
       let sent = 0;
       const pace = isBlobBody ? plan.blobBytesPerSecond : undefined;
+      // A client that went away (killed) is sent nothing more, and nothing more is counted for it.
+      res.on('close', () => {
+        if (!res.writableFinished) up.destroy();
+      });
       up.on('data', (chunk: Buffer) => {
+        if (res.destroyed) return;
         // Only bodies long enough to cross the mark count as cut: small configs pass untouched.
         if (isBlobBody && plan.cutBlobs !== undefined && cut < plan.cutBlobs.count && sent + chunk.length > plan.cutBlobs.afterBytes) {
           cut++;
-          res.write(chunk.subarray(0, Math.max(0, plan.cutBlobs.afterBytes - sent)));
+          const kept = chunk.subarray(0, Math.max(0, plan.cutBlobs.afterBytes - sent));
+          res.write(kept);
+          blobBytes += kept.length;
           record.faulted = `cut after ${plan.cutBlobs.afterBytes} bytes`;
           up.destroy();
           res.socket?.destroy();
           return;
         }
+        if (isBlobBody && plan.stallBlobsAt !== undefined && blobBytes + chunk.length > plan.stallBlobsAt) {
+          const kept = chunk.subarray(0, Math.max(0, plan.stallBlobsAt - blobBytes));
+          res.write(kept);
+          blobBytes += kept.length;
+          record.faulted = `stalled at ${plan.stallBlobsAt} blob bytes`;
+          up.pause();
+          return;
+        }
         sent += chunk.length;
         const more = res.write(chunk);
+        if (isBlobBody) {
+          blobBytes += chunk.length;
+          plan.onBlobBytes?.(blobBytes);
+        }
         if (pace !== undefined) {
           up.pause();
           setTimeout(() => up.resume(), Math.ceil((chunk.length / pace) * 1000));
@@ -120,6 +146,9 @@ export async function startFaultProxy(upstreamHost: string, plan: FaultPlan): Pr
   return {
     host: `127.0.0.1:${port}`,
     requests,
+    get blobBytes() {
+      return blobBytes;
+    },
     plan,
     stop: () =>
       new Promise<void>((resolve) => {

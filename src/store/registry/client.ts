@@ -379,10 +379,11 @@ export class RegistryHost {
    * Stream a blob, verified against its descriptor as it flows. A redirect is followed to wherever the
    * registry sends it (another origin: no credentials go there). A connection that breaks mid-blob is
    * resumed with a Range request from the last byte received, asking the registry again, since a signed
-   * storage URL may have expired: a 2 GB layer is not fetched twice.
+   * storage URL may have expired: a 2 GB layer is not fetched twice. Given a `hasher` that has already
+   * seen the blob's first bytes (a download a killed run left half-way), it asks only for the rest.
    */
-  async *getBlob(repository: string, descriptor: Descriptor, what: string): AsyncGenerator<Buffer> {
-    const hasher = new DigestHasher({ digest: descriptor.digest, size: descriptor.size, what: `${what}: blob ${descriptor.digest} from ${this.host}` });
+  async *getBlob(repository: string, descriptor: Descriptor, what: string, options: { hasher?: DigestHasher } = {}): AsyncGenerator<Buffer> {
+    const hasher = options.hasher ?? new DigestHasher({ digest: descriptor.digest, size: descriptor.size, what: `${what}: blob ${descriptor.digest} from ${this.host}` });
     const attempts = new Attempts(this.#options.retry ?? DEFAULT_RETRY_POLICY, this.#options.signal);
     for (;;) {
       let body: Dispatcher.ResponseData['body'] | undefined;

@@ -14,8 +14,13 @@ import { DigestHasher } from '../../oci/digest.ts';
 import { Attempts, type RetryPolicy } from './retry.ts';
 import { headerValue, type HttpResponse } from './transport.ts';
 
-/** Big enough that a push is not dominated by round trips, small enough to hold a few at once. */
-export const DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024;
+/**
+ * Big enough that a push is not dominated by round trips, small enough to hold one per upload in flight
+ * (-j of them). Measured on the bench: 16 MiB loads as fast as 32 MiB (0.88x skopeo) with 26 MiB less peak
+ * memory at a 2 GB release; 8 MiB was some 10% slower into docker-registry, which saves its hash state at
+ * every PATCH.
+ */
+export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export interface UploadOptions {
   what: string;
