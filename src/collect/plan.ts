@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { JujuVersion } from '../config/juju-images.ts';
+import { ReleaseFileError } from '../errors.ts';
 import { AIRGAP_BUNDLE_FILE, DEFAULT_PLACEHOLDER, generateAirgapBundle } from '../release/airgap-bundle.ts';
 import { AIRGAP_MANIFEST_FILE, generateAirgapManifest } from '../release/airgap-manifest.ts';
 import { parseYamlDocuments, plainValue } from '../yaml/documents.ts';
@@ -116,6 +117,14 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
   for (const image of images) pullSources(image.upstream, mirrors);
   const warnings = release.warnings.map(formatWarning);
 
+  const setting = release.bundleOptions[0];
+  if (setting !== undefined && charms.length === 0) {
+    // Only a generated bundle takes them: an air-gapped bundle is the operator's own file, deployed as written.
+    throw new ReleaseFileError(setting.file, `config: sets options in the air-gapped bundle collect generates from a stock one, but ${basename(release.bundleFile ?? '')} names no Charmhub charm`, {
+      ...(setting.line === undefined ? {} : { line: setting.line }),
+      hint: 'write the options into the bundle itself (its images on the placeholder), or deploy with --set APP.OPTION=VALUE',
+    });
+  }
   let generated: GeneratedFiles | undefined;
   let name = release.name;
   if (charms.length > 0 && release.bundleFile !== undefined) {
@@ -123,7 +132,7 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
     const text = await readFile(release.bundleFile, 'utf8');
     const bundleName: unknown = release.kind === 'bundle' ? (plainValue((await parseYamlDocuments(release.bundleFile, text, { signal: options.signal }))[0]) as { name?: unknown } | null | undefined)?.name : undefined;
     if (typeof bundleName === 'string' && bundleName !== '') name = bundleName;
-    const bundle = generateAirgapBundle({ file: release.bundleFile, text, charms, placeholder, ignore: release.ignore });
+    const bundle = generateAirgapBundle({ file: release.bundleFile, text, charms, placeholder, ignore: release.ignore, options: release.bundleOptions });
     warnings.push(...bundle.warnings);
     const manifestText = release.kind === 'airgap' ? await readFile(release.file, 'utf8') : undefined;
     generated = {

@@ -47,6 +47,7 @@ export async function loadRelease(file: string, options: LoadOptions = {}): Prom
     bundleCharms: [],
     charmhubCharms: [],
     charms: [],
+    bundleOptions: [],
     relations: [],
     manifestFiles: [],
     platforms: [],
@@ -98,6 +99,7 @@ async function loadManifest(y: YamlDoc, release: Release, signal: AbortSignal | 
   release.placeholder = spec.placeholder;
   release.upstream = spec.upstream;
   release.charms = spec.charms;
+  release.bundleOptions = spec.bundleOptions;
   release.relations = spec.relations;
   release.platforms = spec.platforms;
   release.ignore = spec.ignore;

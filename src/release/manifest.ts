@@ -10,11 +10,11 @@ import { parseReference, parseRegistryLocation } from '../reference.ts';
 import type { Candidate } from './mentions.ts';
 import { findImageReferences, isResourceImage } from './strings.ts';
 import { closest } from './suggest.ts';
-import type { CharmSpec } from './types.ts';
+import type { BundleOptionSetting, CharmSpec } from './types.ts';
 import { asMap, asSeq, deref, describeNode, entries, errorAt, lineOf, positionOf, scalarText, stringValue } from './yaml.ts';
 import type { Entry, YamlDoc } from './yaml.ts';
 
-export const MANIFEST_KEYS = ['name', 'version', 'placeholder', 'upstream', 'bundle', 'charms', 'relations', 'images', 'ignore', 'manifests', 'platforms'] as const;
+export const MANIFEST_KEYS = ['name', 'version', 'placeholder', 'upstream', 'bundle', 'config', 'charms', 'relations', 'images', 'ignore', 'manifests', 'platforms'] as const;
 const CHARM_KEYS = ['name', 'charm', 'sha256', 'resources', 'config'] as const;
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
@@ -36,6 +36,9 @@ export interface ManifestSpec {
   placeholder: string | undefined;
   upstream: Record<string, string>;
   bundle: NamedFile | undefined;
+  /** `config:`: options of the bundle's applications; `configLine` is where the key is, for errors about it. */
+  bundleOptions: BundleOptionSetting[];
+  configLine: number | undefined;
   charms: CharmSpec[];
   relations: string[][];
   images: string[];
@@ -56,7 +59,7 @@ export function parseManifest(y: YamlDoc): ManifestSpec {
   if (root === undefined) throw errorAt(y, y.doc.contents, `airgap.yaml must be a mapping, found ${describeNode(y.doc.contents)}`);
   const baseDir = path.dirname(y.file);
   const spec: ManifestSpec = {
-    name: undefined, version: '', placeholder: undefined, upstream: {}, bundle: undefined, charms: [], relations: [],
+    name: undefined, version: '', placeholder: undefined, upstream: {}, bundle: undefined, bundleOptions: [], configLine: undefined, charms: [], relations: [],
     images: [], ignore: [], manifests: [], platforms: [], candidates: [],
   };
   const all = entries(y, root);
@@ -82,6 +85,10 @@ export function parseManifest(y: YamlDoc): ManifestSpec {
         spec.bundle = { written, resolved: path.resolve(baseDir, written), ...pos };
         break;
       }
+      case 'config':
+        spec.bundleOptions = readBundleOptions(y, entry, spec);
+        spec.configLine = lineOf(y, entry.keyNode);
+        break;
       case 'charms':
         spec.charms = readCharms(y, entry, spec);
         break;
@@ -117,6 +124,10 @@ export function parseManifest(y: YamlDoc): ManifestSpec {
     }
   }
 
+  if (spec.bundleOptions.length > 0 && spec.bundle === undefined) {
+    const entry = all.find((e) => e.key === 'config');
+    throw errorAt(y, entry?.keyNode, 'config: sets options of the bundle\'s applications, but there is no bundle:', 'name the stock bundle with bundle:, or set an extra charm\'s options under its charms: entry');
+  }
   const ignored = new Set(spec.ignore);
   const both = spec.images.find((image) => ignored.has(image));
   if (both !== undefined) {
@@ -218,6 +229,33 @@ function readRelations(y: YamlDoc, entry: Entry): string[][] {
   });
 }
 
+/** A string option value: the images it holds (plain, or inside YAML/JSON text such as custom_images) are found. */
+function optionValue(y: YamlDoc, option: { key: string; keyNode: unknown; value: Scalar | null }, where: string, spec: ManifestSpec): string | number | boolean {
+  const value = option.value?.value;
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw errorAt(y, option.value ?? option.keyNode, `${where}.${option.key} must be a string, number or boolean`);
+  }
+  if (typeof value === 'string') {
+    for (const reference of findImageReferences(value, { placeholder: spec.placeholder })) {
+      spec.candidates.push({ reference, file: y.file, yamlPath: `${where}.${option.key}`, line: lineOf(y, option.value), origin: 'found' });
+    }
+  }
+  return value;
+}
+
+/** `config: { APP: { OPTION: VALUE } }`: options of the bundle's applications, in file order. */
+function readBundleOptions(y: YamlDoc, entry: Entry, spec: ManifestSpec): BundleOptionSetting[] {
+  const map = asMap(entry.value);
+  if (map === undefined) throw errorAt(y, entry.value ?? entry.keyNode, `config must be a mapping of application: {option: value}, found ${describeNode(entry.value)}`, 'write it like config: { knative-serving: { custom_images: "..." } }');
+  const settings: BundleOptionSetting[] = [];
+  for (const app of entries(y, map)) {
+    for (const option of scalarMap(y, app, `config.${app.key}`)) {
+      settings.push({ application: app.key, option: option.key, value: optionValue(y, option, `config.${app.key}`, spec), file: y.file, line: lineOf(y, option.value ?? option.keyNode) });
+    }
+  }
+  return settings;
+}
+
 function readCharms(y: YamlDoc, entry: Entry, spec: ManifestSpec): CharmSpec[] {
   const seq = asSeq(entry.value);
   if (seq === undefined) throw errorAt(y, entry.value ?? entry.keyNode, `charms must be a list, found ${describeNode(entry.value)}`, 'write each charm as a list item: - name: ..., charm: ...');
@@ -271,17 +309,7 @@ function readCharms(y: YamlDoc, entry: Entry, spec: ManifestSpec): CharmSpec[] {
     const config: Record<string, string | number | boolean> = {};
     const configEntry = field('config');
     if (configEntry !== undefined) {
-      for (const option of scalarMap(y, configEntry, `${where}.config`)) {
-        const value = option.value?.value;
-        if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-          throw errorAt(y, option.value ?? option.keyNode, `${where}.config.${option.key} must be a string, number or boolean`);
-        }
-        config[option.key] = value;
-        if (typeof value !== 'string') continue;
-        for (const reference of findImageReferences(value, { placeholder: spec.placeholder })) {
-          spec.candidates.push({ reference, file: y.file, yamlPath: `${where}.config.${option.key}`, line: lineOf(y, option.value), origin: 'found' });
-        }
-      }
+      for (const option of scalarMap(y, configEntry, `${where}.config`)) config[option.key] = optionValue(y, option, `${where}.config`, spec);
     }
     charms.push({ name, charm, sha256, resources, config, file: y.file, line: lineOf(y, node) });
   });

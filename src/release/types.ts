@@ -24,6 +24,18 @@ export interface CharmSpec {
   line: number | undefined;
 }
 
+/**
+ * An option airgap.yaml's `config:` sets on an application of the bundle: written into the air-gapped bundle
+ * collect generates from a stock one, with the images in it on the placeholder (Knative's custom_images).
+ */
+export interface BundleOptionSetting {
+  application: string;
+  option: string;
+  value: string | number | boolean;
+  file: string;
+  line: number | undefined;
+}
+
 export interface ReleaseWarning {
   message: string;
   file: string;
@@ -75,6 +87,8 @@ export interface Release {
   charmhubCharms: CharmhubCharm[];
   /** airgap.yaml's extra charms, deployed one by one after the bundle. */
   charms: CharmSpec[];
+  /** airgap.yaml's `config:`: options of the bundle's applications, set in the generated air-gapped bundle. */
+  bundleOptions: BundleOptionSetting[];
   relations: string[][];
   /** Absolute paths, sorted. */
   manifestFiles: string[];

@@ -83,9 +83,21 @@ platforms: [linux/amd64, linux/arm/v7]
   });
 });
 
+describe('config: options of the bundle\'s applications', () => {
+  it('reads each with where it is written, and finds the images inside a YAML text of them', async () => {
+    const file = await release('placeholder: reg.example:5000\nbundle: b.yaml\nconfig:\n  app:\n    custom_images: |\n      controller: gcr.io/k/controller@sha256:' + 'a'.repeat(64) + '\n      queue-proxy: \'\'\n    replicas: 2\n', { 'b.yaml': BUNDLE });
+    const loaded = await loadRelease(file);
+    expect(loaded.bundleOptions).toEqual([
+      { application: 'app', option: 'custom_images', value: `controller: gcr.io/k/controller@sha256:${'a'.repeat(64)}\nqueue-proxy: ''\n`, file, line: 5 },
+      { application: 'app', option: 'replicas', value: 2, file, line: 8 },
+    ]);
+    expect(loaded.mentions.filter((m) => m.yamlPath === 'config.app.custom_images').map((m) => m.reference)).toEqual([`gcr.io/k/controller@sha256:${'a'.repeat(64)}`]);
+  });
+});
+
 describe('a wrong airgap.yaml', () => {
   const rows: [string, string, Record<string, string>, number, number | undefined, RegExp, RegExp | undefined][] = [
-    ['a misspelt key', 'name: x\nimagse: [a:1]\n', {}, 2, 1, /unknown key "imagse" in airgap\.yaml \(did you mean "images"\?\)/, /known keys are: name, version, placeholder, upstream, bundle, charms, relations, images, ignore, manifests, platforms/],
+    ['a misspelt key', 'name: x\nimagse: [a:1]\n', {}, 2, 1, /unknown key "imagse" in airgap\.yaml \(did you mean "images"\?\)/, /known keys are: name, version, placeholder, upstream, bundle, config, charms, relations, images, ignore, manifests, platforms/],
     ['an unknown key', 'name: x\n  \nfrobnicate: 1\n', {}, 3, 1, /unknown key "frobnicate" in airgap\.yaml$/, /known keys/],
     ['charms that are not a list', 'name: x\ncharms:\n  argo: ./argo.charm\n', {}, 3, 3, /charms must be a list, found a mapping/, undefined],
     ['a charm without a name', 'charms:\n  - charm: ./a.charm\n', {}, 2, 5, /charms\[0\] has no name:/, undefined],
@@ -96,6 +108,9 @@ describe('a wrong airgap.yaml', () => {
     ['a bad sha256', 'charms:\n  - name: a\n    charm: ./a.charm\n    sha256: abc\n', {}, 4, 13, /sha256 must be 64 lowercase hex digits/, undefined],
     ['two charms with one name', 'charms:\n  - name: a\n    charm: ./a.charm\n  - name: a\n    charm: ./b.charm\n', {}, 4, 11, /charm name "a" is already used on line 2/, undefined],
     ['a config value that is a list', 'charms:\n  - name: a\n    charm: ./a.charm\n    config: { x: [1] }\n', {}, 4, 18, /charms\[0\]\.config\.x must be a single value, found a list/, undefined],
+    ['config without a bundle', 'name: x\nconfig:\n  app: { x: y }\n', {}, 2, 1, /config: sets options of the bundle's applications, but there is no bundle:/, /stock bundle with bundle:/],
+    ['config of an application that is not a mapping', 'bundle: b.yaml\nconfig:\n  app: x\n', { 'b.yaml': BUNDLE }, 3, 8, /config\.app must be a mapping, found the string "x"/, undefined],
+    ['a config value that is a map', 'bundle: b.yaml\nconfig:\n  app: { custom_images: { a: b/c:1 } }\n', { 'b.yaml': BUNDLE }, 3, 25, /config\.app\.custom_images must be a single value, found a mapping/, undefined],
     ['a relation of three', 'relations:\n  - [a, b]\n  - [a, b, c]\n', {}, 3, 5, /relations\[1\] must be a list of two application\[:endpoint\] strings/, /\[kfp-api:object-storage, minio:object-storage\]/],
     ['a relation with a mapping', 'relations:\n  - [a, { b: 1 }]\n', {}, 2, 5, /relations\[0\] must be a list of two/, undefined],
     ['relations as a string', 'relations: a b\n', {}, 1, 12, /relations must be a list of \[app, app\] pairs, found the string "a b"/, undefined],

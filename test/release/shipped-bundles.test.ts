@@ -1,8 +1,22 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { CharmZip } from '../../src/charm/zip.ts';
 import { loadRelease, planImages } from '../../src/release/index.ts';
 
 const BUNDLES = resolve(import.meta.dirname, '../../bundles');
+const CKF_18_CHARMS = resolve(import.meta.dirname, '../fixtures/ckf/release-1.8/charms');
+
+/** The keys of a charm's custom_images default, read from the real charm file. */
+async function customImageKeys(charmFile: string): Promise<string[]> {
+  const zip = await CharmZip.open(resolve(CKF_18_CHARMS, charmFile));
+  try {
+    const config = parseYaml((await zip.text('config.yaml')) ?? '') as { options: Record<string, { default?: string }> };
+    return Object.keys(parseYaml(config.options['custom_images']?.default ?? '') as Record<string, string>);
+  } finally {
+    zip.close();
+  }
+}
 
 describe('the shipped release manifests', () => {
   it('kubeflow-1.7: 76 bundle images plus the istio pilot and busybox it implies, no warning', async () => {
@@ -37,6 +51,21 @@ describe('the shipped release manifests', () => {
       const planned = planImages(release);
       expect(planned).toHaveLength(knative);
       for (const image of planned) expect(image.upstream).toMatch(/^gcr\.io\/knative-releases\/knative\.dev\/[a-z/_-]+@sha256:[a-f0-9]{64}$/);
+    }
+  });
+
+  it('kubeflow-1.8 sets Knative\'s custom_images: every key the real charms take, each image one of images:', async () => {
+    const release = await loadRelease(resolve(BUNDLES, 'kubeflow-1.8/airgap.yaml'));
+    const listed = new Set(planImages(release).map((p) => p.written));
+    for (const [application, charm] of [['knative-serving', 'knative-serving_r1.charm'], ['knative-eventing', 'knative-eventing_r1.charm']] as const) {
+      const setting = release.bundleOptions.find((o) => o.application === application && o.option === 'custom_images');
+      expect(typeof setting?.value).toBe('string');
+      const images = parseYaml(String(setting?.value)) as Record<string, string>;
+      expect(Object.keys(images).sort()).toEqual((await customImageKeys(charm)).sort());
+      for (const image of Object.values(images)) expect(listed.has(image), image).toBe(true);
+      // Found where they are written, for --list and the lock.
+      const mentioned = release.mentions.filter((m) => m.yamlPath === `config.${application}.custom_images`).map((m) => m.reference);
+      expect(mentioned.sort()).toEqual(Object.values(images).sort());
     }
   });
 
