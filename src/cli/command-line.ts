@@ -87,7 +87,7 @@ export function collectCommandLine() {
     .option('--include-tool', 'put the airgap executable (built by `npm run package`) into charms.tar.gz, recorded in the lock', false)
     .addOption(listOption('--tool-platform <linux-x64|linux-arm64>', 'with --include-tool: only this platform\'s executable (repeatable); default: every one built'))
     .option('--list', 'download the charms and show every image with where it is found and every charm; pull nothing, write nothing', false)
-    .addOption(listOption('--mirror <registry=mirror[/prefix]>', 'pull REGISTRY\'s images from this mirror or pull-through cache (repeatable); /etc/containers/registries.conf mirrors apply too'))
+    .addOption(listOption('--mirror <registry=mirror[/prefix]>', 'pull REGISTRY\'s images from this mirror or pull-through cache (repeatable); /etc/containers/registries.conf and its registries.conf.d mirrors apply too'))
     .option('--charmhub-url <url>', 'the Charmhub a stock bundle\'s charms are downloaded from (passed to juju download)')
     .option('--juju <path>', 'the juju executable that downloads a stock bundle\'s charms and tells the Juju version (default: juju on PATH)')
     .option('--juju-version <x.y.z>', 'carry the Juju images of this version (jujud-operator, juju-db, charm-base of the charms\' bases); default: what juju version says here')

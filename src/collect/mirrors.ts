@@ -4,12 +4,15 @@
  * containers-registries.conf(5) map an upstream reference to the places it is fetched from, in order. The lock
  * still records the upstream reference and the digest: a mirror changes the route, never the image.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
 import { parseReference, parseRegistryLocation } from '../reference.ts';
 
 export const DEFAULT_REGISTRIES_CONF = '/etc/containers/registries.conf';
+/** containers-registries.conf.d(5): drop-in files read after the main one, in alphanumeric order. */
+export const DEFAULT_REGISTRIES_CONF_DIR = '/etc/containers/registries.conf.d';
 
 export interface PullSource {
   /** Registry host to speak the distribution API to. */
@@ -81,11 +84,25 @@ function fieldOf(table: Record<string, unknown>, key: string, file: string, wher
  * A missing file is no mirrors; a file that is not TOML is an error naming the line.
  */
 export async function readRegistriesConf(file: string): Promise<MirrorMap> {
+  return flatten(await readRegistryTables(file));
+}
+
+/** A rule of a registries.conf with the hosts it marks insecure: a later drop-in replaces both. */
+interface RegistryTable {
+  rule: MirrorRule;
+  insecureHosts: string[];
+}
+
+function flatten(tables: readonly RegistryTable[]): MirrorMap {
+  return { rules: tables.map((t) => t.rule), insecureHosts: [...new Set(tables.flatMap((t) => t.insecureHosts))] };
+}
+
+async function readRegistryTables(file: string): Promise<RegistryTable[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return { rules: [], insecureHosts: [] };
+    if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return [];
     throw new AirgapError(`cannot read ${file}: ${messageOf(err)}`, { cause: err, hint: 'fix its permissions, or point CONTAINERS_REGISTRIES_CONF at another file' });
   }
   let doc: Record<string, unknown>;
@@ -95,10 +112,9 @@ export async function readRegistriesConf(file: string): Promise<MirrorMap> {
     const line = err instanceof TomlError ? `:${err.line}` : '';
     throw new AirgapError(`${file}${line}: not valid TOML: ${messageOf(err).split('\n')[0] ?? ''}`, { cause: err, hint: 'fix the file (see containers-registries.conf(5)), or point CONTAINERS_REGISTRIES_CONF at another file' });
   }
-  const rules: MirrorRule[] = [];
-  const insecureHosts: string[] = [];
+  const tables: RegistryTable[] = [];
   const registries = doc['registry'];
-  if (registries === undefined) return { rules, insecureHosts };
+  if (registries === undefined) return tables;
   if (!Array.isArray(registries)) throw new AirgapError(`${file}: registry must be an array of tables ([[registry]])`, { hint: 'see containers-registries.conf(5), version 2' });
   registries.forEach((entry: unknown, index) => {
     const where = `[[registry]] #${index + 1}`;
@@ -109,6 +125,7 @@ export async function readRegistriesConf(file: string): Promise<MirrorMap> {
     if (prefix === undefined) throw new AirgapError(`${file}: ${where} has neither prefix nor location`, { hint: 'see containers-registries.conf(5)' });
     const digestOnly = table['mirror-by-digest-only'] === true;
     const mirrors: MirrorLocation[] = [];
+    const insecureHosts: string[] = [];
     const list = table['mirror'];
     if (list !== undefined && !Array.isArray(list)) throw new AirgapError(`${file}: ${where} mirror must be an array of tables ([[registry.mirror]])`);
     for (const [mirrorIndex, raw] of (Array.isArray(list) ? list : []).entries()) {
@@ -123,9 +140,37 @@ export async function readRegistriesConf(file: string): Promise<MirrorMap> {
     }
     if (table['insecure'] === true) insecureHosts.push((location ?? prefix).split('/')[0] ?? prefix);
     const blocked = table['blocked'] === true;
-    rules.push({ prefix: normalisePrefix(prefix), mirrors, location: blocked ? undefined : (location ?? prefix).replace(/\/+$/, ''), origin: `${file} ${where}`, fromFlag: false });
+    tables.push({ rule: { prefix: normalisePrefix(prefix), mirrors, location: blocked ? undefined : (location ?? prefix).replace(/\/+$/, ''), origin: `${file} ${where}`, fromFlag: false }, insecureHosts });
   });
-  return { rules, insecureHosts };
+  return tables;
+}
+
+/**
+ * The machine's registries configuration as podman and skopeo read it: `file` given (--registries-conf in a
+ * test, CONTAINERS_REGISTRIES_CONF) is read alone, as containers/image reads a configuration it is pointed at;
+ * otherwise /etc/containers/registries.conf, then each `*.conf` of registries.conf.d in alphanumeric order,
+ * a `[[registry]]` of a later file replacing the one of the same prefix before it.
+ */
+export async function readSystemRegistriesConf(
+  file: string | undefined,
+  system: { file: string; dropInDir: string } = { file: DEFAULT_REGISTRIES_CONF, dropInDir: DEFAULT_REGISTRIES_CONF_DIR },
+): Promise<MirrorMap> {
+  if (file !== undefined) return readRegistriesConf(file);
+  const { dropInDir } = system;
+  let merged = await readRegistryTables(system.file);
+  let names: string[];
+  try {
+    names = (await readdir(dropInDir)).filter((name) => name.endsWith('.conf')).sort();
+  } catch (err: unknown) {
+    if (typeof err === 'object' && err !== null && 'code' in err && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return flatten(merged);
+    throw new AirgapError(`cannot read ${dropInDir}: ${messageOf(err)}`, { cause: err, hint: 'fix its permissions, or point CONTAINERS_REGISTRIES_CONF at one file' });
+  }
+  for (const name of names) {
+    const dropIn = await readRegistryTables(join(dropInDir, name));
+    const replaced = new Set(dropIn.map((t) => t.rule.prefix));
+    merged = [...merged.filter((t) => !replaced.has(t.rule.prefix)), ...dropIn];
+  }
+  return flatten(merged);
 }
 
 function matches(prefix: string, name: string): boolean {

@@ -15,7 +15,7 @@ import { downloadCharms, type DownloadedCharm } from './charmhub.ts';
 import type { CollectEventListener } from './events.ts';
 import { checkJujuVersionFlag, mergeJujuImages, planJujuImages, type CarriedCharm } from './juju-images.ts';
 import { localCharms } from './charm-files.ts';
-import { DEFAULT_REGISTRIES_CONF, parseMirrorFlag, pullSources, readRegistriesConf, type MirrorMap, type PullSource } from './mirrors.ts';
+import { parseMirrorFlag, pullSources, readSystemRegistriesConf, type MirrorMap, type PullSource } from './mirrors.ts';
 
 export interface CollectPlanOptions {
   release: string;
@@ -92,7 +92,7 @@ export async function planCollect(options: CollectPlanOptions, workDir: string):
   const emit: CollectEventListener = options.onEvent ?? (() => {});
   checkJujuVersionFlag(options.jujuVersion);
   const flagRules = (options.mirrors ?? []).map(parseMirrorFlag);
-  const conf = await readRegistriesConf(options.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF'] ?? DEFAULT_REGISTRIES_CONF);
+  const conf = await readSystemRegistriesConf(options.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF']);
   const mirrors: MirrorMap = { rules: [...flagRules, ...conf.rules], insecureHosts: conf.insecureHosts };
 
   let charms: DownloadedCharm[] = [];

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseMirrorFlag, pullSources, readRegistriesConf, type MirrorMap } from '../../src/collect/mirrors.ts';
+import { parseMirrorFlag, pullSources, readRegistriesConf, readSystemRegistriesConf, type MirrorMap } from '../../src/collect/mirrors.ts';
 import { useTempDir } from '../support/tmp.ts';
 
 const tmp = useTempDir('airgap-mirrors-');
@@ -71,5 +71,43 @@ pull-from-mirror = "tag-only"
     expect(await readRegistriesConf(join(tmp.path, 'absent.conf'))).toEqual({ rules: [], insecureHosts: [] });
     await expect(conf('[[registry]\nprefix = "x"\n')).rejects.toThrow(/registries-\w+\.conf:1: not valid TOML/);
     await expect(conf('[[registry]]\ninsecure = true\n')).rejects.toThrow('[[registry]] #1 has neither prefix nor location');
+  });
+});
+
+describe('registries.conf.d drop-ins', () => {
+  const system = async (main: string | undefined, dropIns: Record<string, string>): Promise<{ file: string; dropInDir: string }> => {
+    const dir = await tmp.files('system', { ...(main === undefined ? {} : { 'registries.conf': main }), ...Object.fromEntries(Object.entries(dropIns).map(([name, text]) => [`registries.conf.d/${name}`, text])) });
+    return { file: join(dir, 'registries.conf'), dropInDir: join(dir, 'registries.conf.d') };
+  };
+
+  it('are read after the main file in alphanumeric order: a later [[registry]] replaces the one of the same prefix, its insecure flag with it', async () => {
+    const paths = await system(
+      '[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "old-mirror.example.com"\ninsecure = true\n\n[[registry]]\nprefix = "quay.io"\n[[registry.mirror]]\nlocation = "quay-mirror.example.com"\n',
+      {
+        '20-gcr.conf': '[[registry]]\nprefix = "gcr.io"\nblocked = true\n[[registry.mirror]]\nlocation = "gcr-mirror.example.com"\n',
+        '10-hub.conf': '[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "new-mirror.example.com"\n',
+        'README': 'not a .conf file: never read, even if it is not TOML [',
+      },
+    );
+    const map = await readSystemRegistriesConf(undefined, paths);
+    expect(map.rules.map((r) => r.prefix)).toEqual(['quay.io', 'docker.io', 'gcr.io']);
+    expect(where(pullSources('docker.io/library/ubuntu:22.04', map))).toEqual(['new-mirror.example.com/library/ubuntu', 'docker.io/library/ubuntu']);
+    expect(where(pullSources('gcr.io/ml-pipeline/frontend:2.0.5', map))).toEqual(['gcr-mirror.example.com/ml-pipeline/frontend']);
+    expect(where(pullSources('quay.io/metallb/speaker:v0.13.3', map))).toEqual(['quay-mirror.example.com/metallb/speaker', 'quay.io/metallb/speaker']);
+    expect(map.insecureHosts).toEqual([]);
+  });
+
+  it('count without a main file; a drop-in that is not TOML is an error naming it', async () => {
+    const paths = await system(undefined, { 'a.conf': '[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "m.example.com"\n' });
+    expect((await readSystemRegistriesConf(undefined, paths)).rules.map((r) => r.prefix)).toEqual(['docker.io']);
+    const broken = await system(undefined, { 'b.conf': '[[registry]\n' });
+    await expect(readSystemRegistriesConf(undefined, broken)).rejects.toThrow(`${join(broken.dropInDir, 'b.conf')}:1: not valid TOML`);
+  });
+
+  it('are not read when a file is named (CONTAINERS_REGISTRIES_CONF): that file is the whole configuration', async () => {
+    const paths = await system('', { 'a.conf': '[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "m.example.com"\n' });
+    const named = join(await tmp.dir('named'), 'named.conf');
+    await writeFile(named, '');
+    expect(await readSystemRegistriesConf(named, paths)).toEqual({ rules: [], insecureHosts: [] });
   });
 });
