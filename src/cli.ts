@@ -73,5 +73,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // The caller exits at once: what a pipe's reader has not taken yet must be handed over first.
+    await Promise.all([handedOver(process.stdout), handedOver(process.stderr)]);
   }
+}
+
+/**
+ * Resolves once everything written to `stream` is with the OS. A pipe holds 64 KiB; Node keeps the rest of a
+ * larger write (a `--json` document read by `jq`, or by a script that reads only once the command ends) and
+ * process.exit() would drop it. A reader that went away (EPIPE) ends the wait too.
+ */
+function handedOver(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('error', done);
+      resolve();
+    };
+    stream.once('error', done);
+    stream.write('', done);
+  });
 }
