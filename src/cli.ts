@@ -22,11 +22,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader that went away (`airgap collect --list | head -1`: EPIPE) is not a failure of the command and no
+  // reason to crash: what it would have been shown is dropped, and the work goes on to its end.
+  const gone = new Set<NodeJS.WriteStream>();
+  const stdoutGone = (): void => void gone.add(process.stdout);
+  const stderrGone = (): void => void gone.add(process.stderr);
+  process.stdout.on('error', stdoutGone);
+  process.stderr.on('error', stderrGone);
+  const write = (stream: NodeJS.WriteStream, text: string): void => {
+    if (!gone.has(stream)) stream.write(text);
+  };
 
   // The output boundary: whatever a command prints, no control character from outside reaches the terminal.
   const io: CommandIo = {
-    stdout: (text) => process.stdout.write(terminalSafe(text)),
-    stderr: (text) => process.stderr.write(terminalSafe(text)),
+    stdout: (text) => write(process.stdout, terminalSafe(text)),
+    stderr: (text) => write(process.stderr, terminalSafe(text)),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -68,13 +78,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const debug = program.opts().debug === true;
     const failure = controller.signal.aborted && !(err instanceof UsageError) ? controller.signal.reason : err;
-    process.stderr.write(`${formatFailure(failure, debug)}\n`);
+    write(process.stderr, `${formatFailure(failure, debug)}\n`);
     return exitCodeFor(failure);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     // The caller exits at once: what a pipe's reader has not taken yet must be handed over first.
-    await Promise.all([handedOver(process.stdout), handedOver(process.stderr)]);
+    await Promise.all([process.stdout, process.stderr].filter((stream) => !gone.has(stream)).map(handedOver));
+    process.stdout.off('error', stdoutGone);
+    process.stderr.off('error', stderrGone);
   }
 }
 
