@@ -146,8 +146,8 @@ async function readRegistryTables(file: string): Promise<RegistryTable[]> {
 }
 
 /**
- * The machine's registries configuration as podman and skopeo read it: `file` given (--registries-conf in a
- * test, CONTAINERS_REGISTRIES_CONF) is read alone, as containers/image reads a configuration it is pointed at;
+ * The machine's registries configuration as podman and skopeo read it: `file` given (the plan's registriesConf, or
+ * CONTAINERS_REGISTRIES_CONF) is read alone, as containers/image reads a configuration it is pointed at;
  * otherwise /etc/containers/registries.conf, then each `*.conf` of registries.conf.d in alphanumeric order,
  * a `[[registry]]` of a later file replacing the one of the same prefix before it.
  */
