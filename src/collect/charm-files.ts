@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { AirgapError, DigestMismatchError, messageOf } from '../errors.ts';
 import { AtomicFile } from '../fs/atomic-file.ts';
+import { sha256OfFile } from '../fs/sha256-file.ts';
 import type { RegistryClient } from '../store/registry/client.ts';
 import { describeTlsFailure } from '../store/registry/tls.ts';
 import type { Release } from '../release/index.ts';
@@ -88,12 +88,6 @@ export async function checkLocalCharms(release: Release, options: { allowOutside
     }
     await checkIsCharm(c.path, c.where, c.source);
   }
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
 }
 
 async function localFile(path: string, source: string, charm: string | undefined, where: string): Promise<PackedFile> {

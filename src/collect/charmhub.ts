@@ -2,14 +2,12 @@
  * A stock bundle's Charmhub charms, downloaded on the online side as Canonical's release scripts do it
  * (`juju download`), once per distinct charm + channel + revision + base, then read for their images.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { AirgapError, messageOf } from '../errors.ts';
 import { scanCharm, type CharmScan } from '../charm/scan.ts';
 import { Juju, JujuCommandError, JujuNotFoundError } from '../deploy/juju.ts';
+import { sha256OfFile } from '../fs/sha256-file.ts';
 import type { CharmhubCharm } from '../release/index.ts';
 import { fulfilledOrThrow, settleConcurrently } from '../util/concurrency.ts';
 
@@ -55,12 +53,6 @@ function groups(charms: readonly CharmhubCharm[]): DownloadGroup[] {
     else group.applications.push(c.application);
   }
   return [...byKey.values()];
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
 }
 
 // Juju 3 says `Fetching charm "mysql-k8s" revision 127 using "8.0/stable" channel and base "amd64/ubuntu/22.04"`.
@@ -111,7 +103,7 @@ export async function downloadCharms(charms: readonly CharmhubCharm[], options: 
     const path = join(options.dir, file);
     await rename(partial, path);
     const size = (await stat(path)).size;
-    const sha256 = await sha256Of(path);
+    const sha256 = await sha256OfFile(path);
     let scan: CharmScan;
     try {
       scan = await scanCharm(path);

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { AirgapError } from '../errors.ts';
+import { sha256OfFile } from '../fs/sha256-file.ts';
 import type { PackedFile } from './charm-files.ts';
 
 /** The platforms `npm run package` builds, by the file-name suffix it gives them. */
@@ -56,9 +54,7 @@ export async function gatherToolFiles(options: IncludeToolOptions): Promise<Tool
       if (wanted === undefined) continue;
       throw new AirgapError(`--include-tool: no airgap executable for ${TOOL_PLATFORMS[platform]}: ${path} does not exist`, { hint: options.hint });
     }
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(path), hash);
-    files.push({ name, path, size, sha256: hash.digest('hex'), source: path, charm: undefined, temporary: false, platform: TOOL_PLATFORMS[platform] });
+    files.push({ name, path, size, sha256: await sha256OfFile(path), source: path, charm: undefined, temporary: false, platform: TOOL_PLATFORMS[platform] });
   }
   if (files.length === 0) {
     const names = Object.keys(TOOL_PLATFORMS).map((p) => join(options.dir, toolFileName(p as ToolPlatform)));

@@ -1,15 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { AirgapError, DigestMismatchError } from '../errors.ts';
+import { sha256OfFile } from '../fs/sha256-file.ts';
 import type { Lock } from '../lock.ts';
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
 
 /**
  * Find an extra charm's file on the offline side: where the release says (beside it), else where
@@ -29,7 +22,7 @@ export async function locateCharm(charm: string, application: string, releaseDir
   }
   const locked = lock?.charms.find((c) => c.file === name);
   if (locked !== undefined) {
-    const actual = await sha256File(found);
+    const actual = await sha256OfFile(found);
     if (actual !== locked.sha256) {
       throw new DigestMismatchError(`charm ${application}: ${found} has sha256 ${actual}, the lock says ${locked.sha256}`, locked.sha256, actual, {
         hint: 'use the charm file collected with this release (charms.tar.gz)',
