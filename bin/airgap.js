@@ -14,5 +14,8 @@ if (major < 22) {
 // as `airgap deploy --dry-run` starts about a fifth sooner. A cache it cannot write is ignored.
 const { default: nodeModule } = await import('node:module');
 nodeModule.enableCompileCache?.();
+// Before any command runs: V8 settings that keep memory flat on long streams (src/runtime-flags.ts).
+const { tuneRuntime } = await import('../dist/runtime-flags.js');
+tuneRuntime();
 const { main } = await import('../dist/cli.js');
 process.exit(await main(process.argv.slice(2)));

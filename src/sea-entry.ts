@@ -6,6 +6,9 @@
  */
 import { main } from './cli.ts';
 import { formatFailure } from './cli/errors.ts';
+import { tuneRuntime } from './runtime-flags.ts';
+
+tuneRuntime();
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
