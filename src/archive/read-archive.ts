@@ -1,12 +1,12 @@
 import { open } from 'node:fs/promises';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { AirgapError, ArchiveError, messageOf } from '../errors.ts';
 import { VerifyingStream } from '../oci/digest.ts';
 import { printable } from '../util/printable.ts';
 import { archiveStream, wholeFile, type ArchiveFiles } from './archive-files.ts';
+import { createArchiveGunzip } from './gunzip.ts';
 
 /**
  * One member of an archive, handed over in order. The handler reads `stream` to the end or not at all:
@@ -89,7 +89,7 @@ export async function readArchive(
     throw new ArchiveError(`cannot read ${path}: ${code ?? messageOf(err)}`, { cause: err, hint: 'give the archive file itself, readable by this user' });
   }
   const counter = new VerifyingStream();
-  await readArchiveStream(archiveStream(files, options.signal), { path, gunzip: gzip ? createGunzip() : undefined, counter }, handler, options);
+  await readArchiveStream(archiveStream(files, options.signal), { path, gunzip: gzip ? createArchiveGunzip() : undefined, counter }, handler, options);
   return { sha256: counter.hasher.digest(), size: counter.hasher.bytes };
 }
 

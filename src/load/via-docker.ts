@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type Dockerode from 'dockerode';
 import { extract } from 'tar-stream';
 import { connectDaemon, daemonErrorMessage, DaemonStreamError, followProgress, type ProgressMessage } from '../daemon.ts';
@@ -16,6 +15,7 @@ import type { LoadEventListener } from './events.ts';
 import { NO_LOCK_WARNING } from './load.ts';
 import { IMAGES_MAP_FILE, checkNotEmpty, openLoadSource, unpackCharms, verifyArchiveFile, verifyCharmsFile, writeImagesMap } from './preamble.ts';
 import { registryLocation, targetOf, type RegistryLocation } from './target.ts';
+import { createArchiveGunzip } from '../archive/gunzip.ts';
 
 export const VIA_DOCKER_WARNING =
   '--via docker cannot keep digests: the Docker daemon stores layers uncompressed and compresses them again when it pushes, ' +
@@ -86,7 +86,7 @@ class StopPeeking extends Error {}
 function openArchive(archive: ArchiveFiles, gzip: boolean, signal: AbortSignal | undefined): { tar: Readable; reading: Promise<void> } {
   const file = archiveStream(archive, signal);
   if (!gzip) return { tar: file, reading: Promise.resolve() };
-  const gunzip = createGunzip();
+  const gunzip = createArchiveGunzip();
   const reading = pipeline(file, gunzip);
   reading.catch(() => {});
   return { tar: gunzip, reading };

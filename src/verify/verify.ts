@@ -10,7 +10,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, type Transform } from 'node:stream';
-import { constants as zlibConstants, crc32, createGunzip } from 'node:zlib';
+import { constants as zlibConstants, crc32 } from 'node:zlib';
 import { archiveOfPart } from '../archive/archive-files.ts';
 import { blobDigestOfMember } from '../archive/image-layout.ts';
 import { describeBase } from '../archive/differential.ts';
@@ -20,6 +20,7 @@ import { LOCK_FILE_NAME, readLock, type Lock } from '../lock.ts';
 import { DigestHasher } from '../oci/digest.ts';
 import { ArchiveContents } from '../load/archive-contents.ts';
 import { TransferMeter } from '../collect/transfer-meter.ts';
+import { createArchiveGunzip } from '../archive/gunzip.ts';
 
 const IMAGES_ARCHIVE = 'images.tar.gz';
 const CHARMS_ARCHIVE = 'charms.tar.gz';
@@ -325,7 +326,7 @@ class GzipTrailerCheck {
 
   constructor(totalBytes: number) {
     this.#contentEnd = Math.max(0, totalBytes - GZIP_TRAILER);
-    this.gunzip = createGunzip({ finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    this.gunzip = createArchiveGunzip({ finishFlush: zlibConstants.Z_SYNC_FLUSH });
     const tap = (chunk: Buffer): void => {
       this.#crc = crc32(chunk, this.#crc);
       this.#size = (this.#size + chunk.length) >>> 0;
