@@ -21,6 +21,7 @@ function writeLoaded(event: LoadedEvent, lines: Lines): void {
     const present = result.images.filter((i) => i.alreadyPresent).length;
     lines.out(
       `Loaded ${result.images.length} images${result.referrers.length === 0 ? '' : ` and ${result.referrers.length} referrers`} into ${event.registry}${result.lock === 'none' ? ' without a lock (--no-lock)' : ''}` +
+        `${result.aliases.length === 0 ? '' : `, ${result.aliases.length} of them also under library/ for a Docker Hub mirror`}` +
         `${present > 0 ? ` (${present} already there)` : ''}: ${result.uploadedBlobs} blobs uploaded (${formatBytes(result.uploadedBytes)}), ` +
         `${result.mountedBlobs} mounted, ${result.skippedBlobs} already present`,
     );
@@ -60,6 +61,9 @@ function plainLoadReporter(lines: Lines): Reporter<LoadReport> {
           break;
         case 'image-pushed':
           lines.out(`pushed ${event.reference} ${event.digest}`);
+          break;
+        case 'alias':
+          lines.out(`${event.how === 'pushed' ? 'pushed' : 'present'} ${event.reference} ${event.digest}, Docker Hub's library/ name of ${event.of}`);
           break;
         case 'referrer':
           lines.out(`${event.how === 'pushed' ? 'pushed' : 'present'} referrer ${event.reference}${event.reference.includes('@') ? '' : ` ${event.digest}`} of ${event.of}`);
@@ -126,6 +130,9 @@ function ttyLoadReporter(lines: Lines): Reporter<LoadReport> {
         case 'image-pushed':
           pushed++;
           if (task !== undefined) task.output = printable(`${event.reference}@${event.digest}`);
+          break;
+        case 'alias':
+          if (task !== undefined) task.output = printable(`${event.reference}, Docker Hub's library/ name of ${event.of}`);
           break;
         case 'referrer':
           if (task !== undefined) task.output = printable(`referrer ${event.reference} of ${event.of}`);

@@ -16,6 +16,8 @@ export interface ArchiveImage {
   mediaType: string;
   size: number;
   referrer?: ArchivedReferrer;
+  /** Set for a second name of an image (Docker Hub's `library/` path, hub-aliases.ts): the image's path. */
+  aliasOf?: string;
 }
 
 export interface ManifestDocument {
@@ -81,6 +83,15 @@ export class ArchiveContents {
       if (known !== undefined) this.#registerUsers(known, path);
     }
     return added;
+  }
+
+  /** A second name for `image`: the same manifests and blobs, pushed at `path` as well. */
+  addAlias(image: ArchiveImage, path: string): ArchiveImage {
+    const alias: ArchiveImage = { path, digest: image.digest, mediaType: image.mediaType, size: image.size, aliasOf: image.path };
+    this.images.set(path, alias);
+    const known = this.manifests.get(image.digest);
+    if (known !== undefined) this.#registerUsers(known, path);
+    return alias;
   }
 
   /** manifest.json of a docker-archive: only needed when there is no index.json (docker save before 25). */

@@ -6,6 +6,7 @@ import { ArchiveContents, type ArchiveImage, type ManifestDocument } from './arc
 import type { LoadEventListener } from './events.ts';
 import { checkArchiveDigest, checkImagesLocked, checkLockedImagesPresent, checkNotEmpty, IMAGES_ARCHIVE, type LoadSource } from './preamble.ts';
 import { checkLockedReferrersPresent, checkReferrersLocked } from './referrers.ts';
+import { hubLibraryAliases } from './hub-aliases.ts';
 import type { NeededBlob, RegistryDestination } from './registry-destination.ts';
 
 // Manifests and configs are small; a member this small is read into memory to learn what it is.
@@ -35,6 +36,8 @@ export interface CopiedImage {
   alreadyPresent: boolean;
   /** Set for a referrer: the path of the image it was carried with. */
   referrerOf?: string;
+  /** Set for a second name of an image (Docker Hub's `library/` path): the image's path. */
+  aliasOf?: string;
 }
 
 /**
@@ -122,6 +125,7 @@ export class ArchiveCopy {
       private: this.#references.get(image.path) ?? this.#destination.referenceOf(image.path),
       alreadyPresent: this.#complete.has(image.path),
       ...(image.referrer === undefined ? {} : { referrerOf: image.referrer.of }),
+      ...(image.aliasOf === undefined ? {} : { aliasOf: image.aliasOf }),
     }));
   }
 
@@ -160,8 +164,8 @@ export class ArchiveCopy {
     for (const path of await this.#destination.completeImages(images)) {
       this.#complete.add(path);
       const image = this.contents.images.get(path);
-      // A referrer present is said when its turn comes, after the images.
-      if (image !== undefined && image.referrer === undefined) this.#emit({ type: 'image-present', path, digest: image.digest });
+      // A referrer or a second name present is said when its turn comes, after the images.
+      if (image !== undefined && image.referrer === undefined && image.aliasOf === undefined) this.#emit({ type: 'image-present', path, digest: image.digest });
     }
   }
 
@@ -184,9 +188,13 @@ export class ArchiveCopy {
         this.#emit({ type: 'archive', path: archive, images: 0, layout: 'per-image' });
       }
       this.#checkedIndex = true;
-      await this.#checkDestination(images);
+      // Docker Hub's one-segment names go under library/ too, once the lock has vouched for the images.
+      const aliases = [...hubLibraryAliases(this.#source.lock, new Set([...(this.#source.lock?.images ?? []).map((i) => i.path), ...this.contents.images.keys()]))]
+        .flatMap(([path, alias]) => own.filter((i) => i.path === path).map((i) => this.contents.addAlias(i, alias)));
+      const named = [...images, ...aliases];
+      await this.#checkDestination(named);
       // Everything already in place: the rest of the archive has nothing to give.
-      if (!nested && images.length > 0 && images.every((i) => this.#complete.has(i.path))) stopper.abort(new StopReading());
+      if (!nested && named.length > 0 && named.every((i) => this.#complete.has(i.path))) stopper.abort(new StopReading());
       return;
     }
     if (!secondPass && name === 'manifest.json') {
@@ -268,10 +276,14 @@ export class ArchiveCopy {
       const { manifests, top } = this.#pushable(image);
       const reference = await this.#destination.putImage(image.path, manifests, top);
       this.#references.set(image.path, reference);
-      this.#emit({ type: 'image-pushed', path: image.path, reference, digest: image.digest });
+      if (image.aliasOf === undefined) this.#emit({ type: 'image-pushed', path: image.path, reference, digest: image.digest });
+      else this.#emit({ type: 'alias', of: image.aliasOf, reference, digest: image.digest, how: 'pushed' });
     }));
     const failure = results.find((r) => r.status === 'rejected');
     if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+    for (const image of all) {
+      if (image.aliasOf !== undefined && this.#complete.has(image.path)) this.#emit({ type: 'alias', of: image.aliasOf, reference: this.#destination.referenceOf(image.path), digest: image.digest, how: 'present' });
+    }
     for (const image of all) {
       if (image.referrer === undefined) continue;
       const present = this.#complete.has(image.path);

@@ -9,6 +9,8 @@ export type LoadEvent =
   | { type: 'image-pushed'; path: string; reference: string; digest: string }
   /** A referrer (signature, SBOM, attestation) of an image, pushed after it or found there already. */
   | { type: 'referrer'; of: string; reference: string; digest: string; how: 'pushed' | 'present' }
+  /** A Docker Hub image's second name under library/ (hub-aliases.ts), pushed after it or found there already. */
+  | { type: 'alias'; of: string; reference: string; digest: string; how: 'pushed' | 'present' }
   | { type: 'charm'; file: string; size: number }
   | { type: 'warning'; message: string }
   // --via docker: the daemon connected to, each image its `docker load` reported, and its load/push progress lines.

@@ -51,12 +51,22 @@ export interface LoadedReferrer {
   alreadyPresent: boolean;
 }
 
+/** A Docker Hub image also put under library/ (hub-aliases.ts), for a containerd mirror of docker.io to find. */
+export interface LoadedAlias {
+  /** The path of the image. */
+  of: string;
+  private: string;
+  digest: string;
+  alreadyPresent: boolean;
+}
+
 export interface LoadResult {
   archive: string;
   /** Whether the archive was held to a lock, or loaded with --no-lock. */
   lock: 'checked' | 'none';
   images: LoadedImage[];
   referrers: LoadedReferrer[];
+  aliases: LoadedAlias[];
   imagesMap: string;
   uploadedBlobs: number;
   uploadedBytes: number;
@@ -93,16 +103,17 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     const copy = new ArchiveCopy(source, destination, emit);
     const copied = await copy.run(options.signal);
     warnings.push(...copy.warnings);
-    const images: LoadedImage[] = copied.filter((image) => image.referrerOf === undefined).map((image) => ({
+    const images: LoadedImage[] = copied.filter((image) => image.referrerOf === undefined && image.aliasOf === undefined).map((image) => ({
       reference: source.lock?.images.find((i) => i.path === image.path)?.reference ?? image.path,
       private: image.private,
       digest: image.digest,
       alreadyPresent: image.alreadyPresent,
     }));
     const referrers: LoadedReferrer[] = copied.flatMap((r) => (r.referrerOf === undefined ? [] : [{ of: r.referrerOf, private: r.private, digest: r.digest, alreadyPresent: r.alreadyPresent }]));
+    const aliases: LoadedAlias[] = copied.flatMap((a) => (a.aliasOf === undefined ? [] : [{ of: a.aliasOf, private: a.private, digest: a.digest, alreadyPresent: a.alreadyPresent }]));
     const imagesMap = await writeImagesMap(source.dir, options.registry, images);
     const { charms, charmsDir } = await unpackCharms(source, options.charmsDir, (file, size) => emit({ type: 'charm', file, size }));
-    return { archive: source.archive, lock: source.lock === undefined ? 'none' : 'checked', images, referrers, imagesMap, ...destination.counts, charms, charmsDir, warnings };
+    return { archive: source.archive, lock: source.lock === undefined ? 'none' : 'checked', images, referrers, aliases, imagesMap, ...destination.counts, charms, charmsDir, warnings };
   } finally {
     // After a failure: let uploads in flight end (each cancels its own session) before the pools close.
     await destination.settle().catch(() => {});
