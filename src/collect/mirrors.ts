@@ -4,7 +4,8 @@
  * containers-registries.conf(5) map an upstream reference to the places it is fetched from, in order. The lock
  * still records the upstream reference and the digest: a mirror changes the route, never the image.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { AirgapError, UsageError, messageOf } from '../errors.ts';
@@ -145,32 +146,66 @@ async function readRegistryTables(file: string): Promise<RegistryTable[]> {
   return tables;
 }
 
+/** Where one scope (the machine's, or the user's) keeps its registries.conf and its drop-in directory. */
+export interface RegistriesConfLocation {
+  file: string;
+  dropInDir: string;
+}
+
 /**
- * The machine's registries configuration as podman and skopeo read it: `file` given (the plan's registriesConf, or
- * CONTAINERS_REGISTRIES_CONF) is read alone, as containers/image reads a configuration it is pointed at;
- * otherwise /etc/containers/registries.conf, then each `*.conf` of registries.conf.d in alphanumeric order,
- * a `[[registry]]` of a later file replacing the one of the same prefix before it.
+ * The user's own configuration, as containers/image finds it: under $XDG_CONFIG_HOME (when absolute), else
+ * ~/.config, in containers/.
+ */
+export function userRegistriesConf(env: NodeJS.ProcessEnv = process.env): RegistriesConfLocation {
+  const xdg = env['XDG_CONFIG_HOME'];
+  const config = xdg !== undefined && xdg.startsWith('/') ? xdg : join(env['HOME'] ?? homedir(), '.config');
+  return { file: join(config, 'containers', 'registries.conf'), dropInDir: join(config, 'containers', 'registries.conf.d') };
+}
+
+/**
+ * The registries configuration as podman and skopeo read it (containers-registries.conf.d(5)): `file` given (the
+ * plan's registriesConf, or CONTAINERS_REGISTRIES_CONF) is read alone, as containers/image reads a configuration
+ * it is pointed at. Otherwise the user's ~/.config/containers/registries.conf when it exists, then the user's
+ * drop-ins; else /etc/containers/registries.conf, its drop-ins, then the user's drop-ins. Drop-ins are the
+ * `*.conf` files of a registries.conf.d, in alphanumeric order, a `[[registry]]` of a later file replacing the
+ * one of the same prefix before it.
  */
 export async function readSystemRegistriesConf(
   file: string | undefined,
-  system: { file: string; dropInDir: string } = { file: DEFAULT_REGISTRIES_CONF, dropInDir: DEFAULT_REGISTRIES_CONF_DIR },
+  locations: { system: RegistriesConfLocation; user: RegistriesConfLocation } = { system: { file: DEFAULT_REGISTRIES_CONF, dropInDir: DEFAULT_REGISTRIES_CONF_DIR }, user: userRegistriesConf() },
 ): Promise<MirrorMap> {
   if (file !== undefined) return readRegistriesConf(file);
-  const { dropInDir } = system;
-  let merged = await readRegistryTables(system.file);
-  let names: string[];
-  try {
-    names = (await readdir(dropInDir)).filter((name) => name.endsWith('.conf')).sort();
-  } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && 'code' in err && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return flatten(merged);
-    throw new AirgapError(`cannot read ${dropInDir}: ${messageOf(err)}`, { cause: err, hint: 'fix its permissions, or point CONTAINERS_REGISTRIES_CONF at one file' });
-  }
-  for (const name of names) {
-    const dropIn = await readRegistryTables(join(dropInDir, name));
-    const replaced = new Set(dropIn.map((t) => t.rule.prefix));
-    merged = [...merged.filter((t) => !replaced.has(t.rule.prefix)), ...dropIn];
+  const { system, user } = locations;
+  const userFile = await exists(user.file);
+  let merged = await readRegistryTables(userFile ? user.file : system.file);
+  for (const dir of userFile ? [user.dropInDir] : [system.dropInDir, user.dropInDir]) {
+    for (const name of await dropIns(dir)) {
+      const dropIn = await readRegistryTables(join(dir, name));
+      const replaced = new Set(dropIn.map((t) => t.rule.prefix));
+      merged = [...merged.filter((t) => !replaced.has(t.rule.prefix)), ...dropIn];
+    }
   }
   return flatten(merged);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err: unknown) {
+    if (typeof err === 'object' && err !== null && 'code' in err && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return false;
+    throw new AirgapError(`cannot read ${path}: ${messageOf(err)}`, { cause: err, hint: 'fix its permissions, or point CONTAINERS_REGISTRIES_CONF at one file' });
+  }
+}
+
+/** The drop-in files of a registries.conf.d, in the order they are read; none when it is not there. */
+async function dropIns(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((name) => name.endsWith('.conf')).sort();
+  } catch (err: unknown) {
+    if (typeof err === 'object' && err !== null && 'code' in err && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return [];
+    throw new AirgapError(`cannot read ${dir}: ${messageOf(err)}`, { cause: err, hint: 'fix its permissions, or point CONTAINERS_REGISTRIES_CONF at one file' });
+  }
 }
 
 function matches(prefix: string, name: string): boolean {

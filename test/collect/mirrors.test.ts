@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseMirrorFlag, pullSources, readRegistriesConf, readSystemRegistriesConf, type MirrorMap } from '../../src/collect/mirrors.ts';
+import { parseMirrorFlag, pullSources, readRegistriesConf, readSystemRegistriesConf, userRegistriesConf, type MirrorMap, type RegistriesConfLocation } from '../../src/collect/mirrors.ts';
 import { useTempDir } from '../support/tmp.ts';
 
 const tmp = useTempDir('airgap-mirrors-');
@@ -75,10 +75,13 @@ pull-from-mirror = "tag-only"
 });
 
 describe('registries.conf.d drop-ins', () => {
-  const system = async (main: string | undefined, dropIns: Record<string, string>): Promise<{ file: string; dropInDir: string }> => {
-    const dir = await tmp.files('system', { ...(main === undefined ? {} : { 'registries.conf': main }), ...Object.fromEntries(Object.entries(dropIns).map(([name, text]) => [`registries.conf.d/${name}`, text])) });
+  const scope = async (name: string, main: string | undefined, dropIns: Record<string, string>): Promise<RegistriesConfLocation> => {
+    const dir = await tmp.files(name, { ...(main === undefined ? {} : { 'registries.conf': main }), ...Object.fromEntries(Object.entries(dropIns).map(([file, text]) => [`registries.conf.d/${file}`, text])) });
     return { file: join(dir, 'registries.conf'), dropInDir: join(dir, 'registries.conf.d') };
   };
+  /** The machine's files, and a user with none. */
+  const system = async (main: string | undefined, dropIns: Record<string, string>): Promise<{ system: RegistriesConfLocation; user: RegistriesConfLocation }> =>
+    ({ system: await scope('system', main, dropIns), user: await scope('user', undefined, {}) });
 
   it('are read after the main file in alphanumeric order: a later [[registry]] replaces the one of the same prefix, its insecure flag with it', async () => {
     const paths = await system(
@@ -101,7 +104,27 @@ describe('registries.conf.d drop-ins', () => {
     const paths = await system(undefined, { 'a.conf': '[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "m.example.com"\n' });
     expect((await readSystemRegistriesConf(undefined, paths)).rules.map((r) => r.prefix)).toEqual(['docker.io']);
     const broken = await system(undefined, { 'b.conf': '[[registry]\n' });
-    await expect(readSystemRegistriesConf(undefined, broken)).rejects.toThrow(`${join(broken.dropInDir, 'b.conf')}:1: not valid TOML`);
+    await expect(readSystemRegistriesConf(undefined, broken)).rejects.toThrow(`${join(broken.system.dropInDir, 'b.conf')}:1: not valid TOML`);
+  });
+
+  it('of the user are read after the machine\'s; the user\'s own registries.conf, when there is one, replaces the machine\'s and its drop-ins', async () => {
+    const hub = (mirror: string): string => `[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "${mirror}"\n`;
+    const machine = await scope('machine', `${hub('machine.example.com')}\n[[registry]]\nprefix = "quay.io"\nblocked = true\n`, { '10.conf': '[[registry]]\nprefix = "gcr.io"\n[[registry.mirror]]\nlocation = "gcr-machine.example.com"\n' });
+    const userDropIns = await scope('user-drop-ins', undefined, { '10.conf': hub('user-drop-in.example.com') });
+    const withDropIns = await readSystemRegistriesConf(undefined, { system: machine, user: userDropIns });
+    expect(withDropIns.rules.map((r) => r.prefix)).toEqual(['quay.io', 'gcr.io', 'docker.io']);
+    expect(where(pullSources('docker.io/library/ubuntu:22.04', withDropIns))).toEqual(['user-drop-in.example.com/library/ubuntu', 'docker.io/library/ubuntu']);
+
+    const userFile = await scope('user-file', hub('user-file.example.com'), { '20.conf': '[[registry]]\nprefix = "ghcr.io"\n[[registry.mirror]]\nlocation = "ghcr-user.example.com"\n' });
+    const own = await readSystemRegistriesConf(undefined, { system: machine, user: userFile });
+    // Nothing of the machine's: neither its quay.io block nor its gcr.io drop-in.
+    expect(own.rules.map((r) => r.prefix)).toEqual(['docker.io', 'ghcr.io']);
+    expect(where(pullSources('docker.io/library/ubuntu:22.04', own))).toEqual(['user-file.example.com/library/ubuntu', 'docker.io/library/ubuntu']);
+  });
+
+  it('of the user are found under $XDG_CONFIG_HOME when it is absolute, else under ~/.config', () => {
+    expect(userRegistriesConf({ HOME: '/home/op', XDG_CONFIG_HOME: '/srv/conf' })).toEqual({ file: '/srv/conf/containers/registries.conf', dropInDir: '/srv/conf/containers/registries.conf.d' });
+    expect(userRegistriesConf({ HOME: '/home/op', XDG_CONFIG_HOME: 'relative' })).toEqual({ file: '/home/op/.config/containers/registries.conf', dropInDir: '/home/op/.config/containers/registries.conf.d' });
   });
 
   it('are not read when a file is named (CONTAINERS_REGISTRIES_CONF): that file is the whole configuration', async () => {
