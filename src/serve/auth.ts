@@ -13,6 +13,7 @@
  */
 import { ApiError } from './api-error.ts';
 import type { Exchange, ServeContext } from './context.ts';
+import type { GuessLimiter } from './guess-limit.ts';
 import { header, sendJson } from './http.ts';
 import type { Htpasswd } from './htpasswd.ts';
 import { TOKEN_LIFETIME_S, type TokenSigner } from './tokens.ts';
@@ -24,6 +25,8 @@ export interface AuthPolicy {
   users: Htpasswd;
   anonymousPull: boolean;
   tokens: TokenSigner;
+  /** Wrong passwords counted per client address (guess-limit.ts). */
+  guesses: GuessLimiter;
 }
 
 export const TOKEN_PATH = '/auth/token';
@@ -56,6 +59,28 @@ function presented(x: Exchange): Presented {
   return user === '' ? { kind: 'none' } : { kind: 'basic', user, password: decoded.slice(colon + 1) };
 }
 
+function tooManyGuesses(seconds: number, why: string): ApiError {
+  return new ApiError(429, 'TOOMANYREQUESTS', {}, { message: `${why}: try again in ${seconds} s`, headers: { 'Retry-After': String(seconds) } });
+}
+
+/**
+ * Check a user name and password, within the address's guess limit: a locked-out address is answered 429
+ * before any bcrypt check, and the wrong password that locks it out says so. Returns whether they are right.
+ */
+async function passwordAccepted(ctx: ServeContext, policy: AuthPolicy, x: Exchange, user: string, password: string): Promise<boolean> {
+  const address = x.req.socket?.remoteAddress ?? '-';
+  const wait = policy.guesses.retryAfterSeconds(address);
+  if (wait > 0) throw tooManyGuesses(wait, `too many wrong passwords from ${address}`);
+  if (await policy.users.verify(user, password)) {
+    policy.guesses.succeeded(address);
+    return true;
+  }
+  const locked = policy.guesses.failed(address);
+  if (locked === 0) return false;
+  ctx.emit({ type: 'warning', message: `${address} is locked out for ${locked} s after too many wrong passwords (the last for user ${JSON.stringify(user)})` });
+  throw tooManyGuesses(locked, `too many wrong passwords from ${address}`);
+}
+
 /**
  * Let the request through (setting `x.user` when it authenticated), or throw the 401 that says how to.
  * `scope` names the repository for the challenge (`repository:NAME:pull,push`), as docker expects.
@@ -75,7 +100,7 @@ export async function authorize(ctx: ServeContext, x: Exchange, access: Access, 
   let user: string;
   let mayPush: boolean;
   if (given.kind === 'basic') {
-    if (!(await policy.users.verify(given.user, given.password))) throw bearerChallenge(x, scope, 'the user name or password is wrong');
+    if (!(await passwordAccepted(ctx, policy, x, given.user, given.password))) throw bearerChallenge(x, scope, 'the user name or password is wrong');
     user = given.user;
     mayPush = true;
   } else {
@@ -103,7 +128,7 @@ export async function issueToken(ctx: ServeContext, x: Exchange): Promise<void> 
   const given = presented(x);
   let token: string;
   if (given.kind === 'basic') {
-    if (!(await policy.users.verify(given.user, given.password))) throw basicChallenge('the user name or password is wrong');
+    if (!(await passwordAccepted(ctx, policy, x, given.user, given.password))) throw basicChallenge('the user name or password is wrong');
     x.user = given.user;
     token = policy.tokens.issue(given.user, true);
   } else if (given.kind === 'none' && policy.anonymousPull) {

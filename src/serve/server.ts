@@ -14,6 +14,7 @@ import { BlobStore } from './blob-store.ts';
 import { RegistryContent } from './content.ts';
 import type { AuthPolicy } from './auth.ts';
 import { serveRequest, type RequestHooks } from './boundary.ts';
+import { GuessLimiter, type GuessLimits } from './guess-limit.ts';
 import { Htpasswd } from './htpasswd.ts';
 import { TokenSigner } from './tokens.ts';
 import type { ServeContext } from './context.ts';
@@ -40,7 +41,7 @@ export interface ServeOptions {
    * HTTP basic authentication against an htpasswd file of bcrypt entries. Over plain HTTP only with `insecure`
    * (every password would cross the network in clear); `anonymousPull` lets anyone read.
    */
-  auth?: { htpasswdFile: string; anonymousPull?: boolean; insecure?: boolean };
+  auth?: { htpasswdFile: string; anonymousPull?: boolean; insecure?: boolean; guessLimits?: GuessLimits };
   /**
    * The content-addressed directory an archive is unpacked into and pushes land in, kept across restarts.
    * Default: a temporary directory, removed on close.
@@ -91,7 +92,7 @@ async function authPolicy(options: ServeOptions, warn: (message: string) => void
       hint: 'serve HTTPS with --tls-cert and --tls-key, or add --insecure-auth if this network is trusted',
     });
   }
-  return { users: await Htpasswd.open(resolve(auth.htpasswdFile), warn), anonymousPull: auth.anonymousPull === true, tokens: new TokenSigner() };
+  return { users: await Htpasswd.open(resolve(auth.htpasswdFile), warn), anonymousPull: auth.anonymousPull === true, tokens: new TokenSigner(), guesses: new GuessLimiter(auth.guessLimits) };
 }
 
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {

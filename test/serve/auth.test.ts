@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.ts';
 import type { ServeEvent } from '../../src/serve/events.ts';
+import { DEFAULT_GUESS_LIMITS } from '../../src/serve/guess-limit.ts';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
+import { request } from 'node:http';
 import { makeCertificateAuthority, type CertificateAuthority } from '../support/ca.ts';
 import { bcryptHtpasswdLine } from '../support/registry.ts';
 import { useTempDir } from '../support/tmp.ts';
@@ -151,7 +153,8 @@ describe('start-up checks', () => {
   it('reads the users file again when it changes: a new user gets in, a removed one no longer does', async () => {
     const file = join(tmp.path, 'htpasswd-live');
     await writeFile(file, `${await bcryptHtpasswdLine('alice', PASSWORD)}\n`);
-    const server = await startServer({ listen: '127.0.0.1:0', auth: { htpasswdFile: file, insecure: true }, writable: true });
+    // Polled with a password that is wrong until the file is read again: not a guesser to lock out.
+    const server = await startServer({ listen: '127.0.0.1:0', auth: { htpasswdFile: file, insecure: true, guessLimits: { ...DEFAULT_GUESS_LIMITS, maxFailures: 1000 } }, writable: true });
     try {
       expect((await fetch(`${server.url}/v2/`, { headers: basic('alice', PASSWORD) })).status).toBe(200);
       await writeFile(file, `${await bcryptHtpasswdLine('dave', 'daves')}\n`);
@@ -165,4 +168,77 @@ describe('start-up checks', () => {
       await server.close();
     }
   });
+});
+
+describe('password guesses', () => {
+  // Three wrong passwords lock an address out for 1.5 s, then 3 s: the defaults are 10, 60 s and up to 15 min.
+  const limits = { ...DEFAULT_GUESS_LIMITS, maxFailures: 3, lockoutMs: 1500, maxLockoutMs: 3000 };
+  let server: RunningServer;
+  const events: ServeEvent[] = [];
+  beforeAll(async () => {
+    server = await startServer({ listen: '127.0.0.1:0', writable: true, auth: { htpasswdFile: htpasswd, insecure: true, guessLimits: limits }, onEvent: (e) => events.push(e) });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** GET `path` with basic credentials, from the loopback address `from` (all of 127.0.0.0/8 is this machine). */
+  const get = (path: string, user: string, password: string, from = '127.0.0.1'): Promise<{ status: number; retryAfter: string | undefined; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = request(`${server.url}${path}`, { headers: basic(user, password), localAddress: from, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('locks an address out after too many wrong passwords, the right one included, and tells it when to come back', async () => {
+    expect((await get('/v2/', 'alice', 'guess-1')).status).toBe(401);
+    expect((await get('/v2/', 'bob', 'guess-2')).status).toBe(401);
+    const third = await get('/auth/token?service=airgap-serve', 'alice', 'guess-3');
+    expect(third.status).toBe(429);
+    expect(third.retryAfter).toBe('2');
+    expect(JSON.parse(third.body)).toMatchObject({ errors: [{ code: 'TOOMANYREQUESTS', message: 'too many wrong passwords from 127.0.0.1: try again in 2 s' }] });
+    // Locked out: the right password too, with no bcrypt check made.
+    const locked = await get('/v2/', 'alice', PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.retryAfter)).toBeGreaterThan(0);
+    // Another address of the site is not.
+    expect((await get('/v2/', 'alice', PASSWORD, '127.0.0.2')).status).toBe(200);
+    expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message)).toContain('127.0.0.1 is locked out for 2 s after too many wrong passwords (the last for user "alice")');
+  });
+
+  it('lets the address in once the lockout is over, and locks it out for longer the next time', async () => {
+    for (;;) {
+      const attempt = await get('/v2/', 'alice', PASSWORD);
+      if (attempt.status !== 429) {
+        expect(attempt.status).toBe(200);
+        break;
+      }
+      await sleep(Number(attempt.retryAfter) * 1000);
+    }
+    // The right password cleared the count: two wrong ones are not yet a lockout, the third is, for twice as long.
+    expect((await get('/v2/', 'alice', 'again-1')).status).toBe(401);
+    expect((await get('/v2/', 'alice', 'again-2')).status).toBe(401);
+    expect((await get('/v2/', 'alice', 'again-3')).status).toBe(429);
+    // The lockout grew from 1.5 s: after that first one passed, a new round of three failures gives 3 s.
+    for (;;) {
+      const attempt = await get('/v2/', 'alice', 'again-4');
+      if (attempt.status === 429) {
+        await sleep(Number(attempt.retryAfter) * 1000);
+        continue;
+      }
+      expect(attempt.status).toBe(401);
+      break;
+    }
+    await get('/v2/', 'alice', 'again-5');
+    const longer = await get('/v2/', 'alice', 'again-6');
+    expect(longer.status).toBe(429);
+    expect(longer.retryAfter).toBe('3');
+  }, 30_000);
 });
