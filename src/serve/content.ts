@@ -153,6 +153,11 @@ export class RegistryContent {
     return false;
   }
 
+  /** Forget a manifest no repository has any more. */
+  forgetManifest(digest: string): void {
+    this.manifests.delete(digest);
+  }
+
   /** Forget where a blob's bytes were: they have been removed from the store. */
   forgetBlob(digest: string): void {
     this.#blobs.delete(digest);

@@ -80,6 +80,26 @@ describe('DELETE with --writable', () => {
     expect((await del('/v2/del/manifest/manifests/sha256:xyz')).status).toBe(400);
   });
 
+  it('removes a deleted manifest\'s file once no repository has it, not while another still does', async () => {
+    const file = (digest: string): string => join(storeDir, 'blobs', 'sha256', digest.slice(7));
+    const digest = await pushImage('del/files', ['v1'], 'files');
+    expect(await pushImage('del/files-too', ['v1'], 'files')).toBe(digest);
+    expect(existsSync(file(digest))).toBe(true);
+    expect((await del(`/v2/del/files/manifests/${digest}`)).status).toBe(202);
+    expect(existsSync(file(digest))).toBe(true);
+    expect(await head(server.url, `/v2/del/files-too/manifests/${digest}`)).toBe(200);
+    // A tag deleted is not the manifest deleted: its file stays.
+    expect((await del('/v2/del/files-too/manifests/v1')).status).toBe(202);
+    expect(existsSync(file(digest))).toBe(true);
+    expect((await del(`/v2/del/files-too/manifests/${digest}`)).status).toBe(202);
+    expect(existsSync(file(digest))).toBe(false);
+    expect(await head(server.url, `/v2/del/files-too/manifests/${digest}`)).toBe(404);
+    // Pushed again, it is whole again.
+    expect(await pushImage('del/files', ['v2'], 'files')).toBe(digest);
+    expect(existsSync(file(digest))).toBe(true);
+    expect(await head(server.url, '/v2/del/files/manifests/v2')).toBe(200);
+  });
+
   it('deletes a blob: 202 and gone from the repository; its file goes only once no repository reaches it', async () => {
     const only = Buffer.from('a blob only one repository has');
     const shared = Buffer.from('a blob two repositories have');
