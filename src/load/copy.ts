@@ -160,6 +160,16 @@ export class ArchiveCopy {
     this.#destination.plan(needed);
   }
 
+  /** Docker Hub's one-segment names under library/ too (hub-aliases.ts), once the lock has vouched for the images. */
+  #addHubAliases(images: readonly ArchiveImage[]): ArchiveImage[] {
+    const carried = new Set([...(this.#source.lock?.images ?? []).map((i) => i.path), ...this.contents.images.keys()]);
+    const aliases = hubLibraryAliases(this.#source.lock, carried);
+    return images.flatMap((image) => {
+      const alias = aliases.get(image.path);
+      return alias === undefined ? [] : [this.contents.addAlias(image, alias)];
+    });
+  }
+
   async #checkDestination(images: readonly ArchiveImage[]): Promise<void> {
     for (const path of await this.#destination.completeImages(images)) {
       this.#complete.add(path);
@@ -188,10 +198,7 @@ export class ArchiveCopy {
         this.#emit({ type: 'archive', path: archive, images: 0, layout: 'per-image' });
       }
       this.#checkedIndex = true;
-      // Docker Hub's one-segment names go under library/ too, once the lock has vouched for the images.
-      const aliases = [...hubLibraryAliases(this.#source.lock, new Set([...(this.#source.lock?.images ?? []).map((i) => i.path), ...this.contents.images.keys()]))]
-        .flatMap(([path, alias]) => own.filter((i) => i.path === path).map((i) => this.contents.addAlias(i, alias)));
-      const named = [...images, ...aliases];
+      const named = [...images, ...this.#addHubAliases(own)];
       await this.#checkDestination(named);
       // Everything already in place: the rest of the archive has nothing to give.
       if (!nested && named.length > 0 && named.every((i) => this.#complete.has(i.path))) stopper.abort(new StopReading());
