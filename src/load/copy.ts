@@ -59,6 +59,8 @@ export class ArchiveCopy {
   readonly #planned = new Set<string>();
   readonly #references = new Map<string, string>();
   #heldBytes = 0;
+  /** Image path -> its second name under library/ (hub-aliases.ts). */
+  #hubAliases: Map<string, string> | undefined;
   #checkedIndex = false;
 
   constructor(source: LoadSource, destination: RegistryDestination, emit: LoadEventListener) {
@@ -162,8 +164,9 @@ export class ArchiveCopy {
 
   /** Docker Hub's one-segment names under library/ too (hub-aliases.ts), once the lock has vouched for the images. */
   #addHubAliases(images: readonly ArchiveImage[]): ArchiveImage[] {
-    const carried = new Set([...(this.#source.lock?.images ?? []).map((i) => i.path), ...this.contents.images.keys()]);
-    const aliases = hubLibraryAliases(this.#source.lock, carried);
+    // Worked out once from the lock: a per-image archive has an index for each image.
+    this.#hubAliases ??= hubLibraryAliases(this.#source.lock);
+    const aliases = this.#hubAliases;
     return images.flatMap((image) => {
       const alias = aliases.get(image.path);
       return alias === undefined ? [] : [this.contents.addAlias(image, alias)];

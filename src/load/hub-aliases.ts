@@ -12,12 +12,15 @@ const DOCKER_HUB = 'docker.io';
 
 /**
  * Image path -> its `library/` path, for every image of the lock at a one-segment path whose upstream is
- * Docker Hub's library/ image of that name, unless the release carries that path itself. Without a lock the upstream is unknown (a one-segment
- * path may as well be registry.k8s.io/pause): no alias.
+ * Docker Hub's library/ image of that name, unless the release carries that path itself (the lock lists every
+ * image the archive may hold). Without a lock the upstream is unknown (a one-segment path may as well be
+ * registry.k8s.io/pause): no alias.
  */
-export function hubLibraryAliases(lock: Lock | undefined, carried: ReadonlySet<string>): Map<string, string> {
+export function hubLibraryAliases(lock: Lock | undefined): Map<string, string> {
+  const images = lock?.images ?? [];
+  const carried = new Set(images.map((i) => i.path));
   const aliases = new Map<string, string>();
-  for (const image of lock?.images ?? []) {
+  for (const image of images) {
     const repository = pathRepository(image.path);
     if (repository.includes('/')) continue;
     // The image must be Docker Hub's library/NAME itself: what containerd asks for when a workload says NAME.
