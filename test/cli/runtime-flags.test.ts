@@ -16,17 +16,25 @@ import { useTempDir } from '../support/tmp.ts';
 const tmp = useTempDir('airgap-runtime-flags-');
 const RUNTIME_FLAGS = pathToFileURL(resolve(import.meta.dirname, '../../dist/runtime-flags.js')).href;
 
-/** The young generation's size after a workload whose objects survive a collection or two (so V8 grows it). */
+/**
+ * JavaScript that churns objects which survive a collection or two (so V8 grows its young generation if it
+ * may), then evaluates to the young generation's size. Needs `v8` (node:v8) in scope.
+ */
+const CHURN = `(() => {
+  let kept = [];
+  for (let i = 0; i < 400000; i++) {
+    kept.push({ i, s: 'x' + i, a: [i, i] });
+    if (kept.length > 20000) kept = kept.slice(10000);
+  }
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+})()`;
+
+/** The young generation's size after the churn, in a Node of its own, with or without tuneRuntime() first. */
 async function youngGenerationAfterChurn(tuned: boolean): Promise<number> {
   const script = `
     import v8 from 'node:v8';
     if (${tuned}) (await import(${JSON.stringify(RUNTIME_FLAGS)})).tuneRuntime();
-    let kept = [];
-    for (let i = 0; i < 400000; i++) {
-      kept.push({ i, s: 'x' + i, a: [i, i] });
-      if (kept.length > 20000) kept = kept.slice(10000);
-    }
-    process.stdout.write(String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size));
+    process.stdout.write(String(${CHURN}));
   `;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
   return Number(stdout);
@@ -45,14 +53,7 @@ describe('tuneRuntime', () => {
     const probe = join(tmp.path, 'probe.mjs');
     await writeFile(probe, `
       import v8 from 'node:v8';
-      process.on('exit', () => {
-        let kept = [];
-        for (let i = 0; i < 400000; i++) {
-          kept.push({ i, s: 'x' + i, a: [i, i] });
-          if (kept.length > 20000) kept = kept.slice(10000);
-        }
-        process.stderr.write('young generation ' + v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size + '\\n');
-      });
+      process.on('exit', () => process.stderr.write('young generation ' + ${CHURN} + '\\n'));
     `);
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', pathToFileURL(probe).href, AIRGAP_BIN, '--version']);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
