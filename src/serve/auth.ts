@@ -69,8 +69,9 @@ function tooManyGuesses(seconds: number, why: string): ApiError {
  */
 async function passwordAccepted(ctx: ServeContext, policy: AuthPolicy, x: Exchange, user: string, password: string): Promise<boolean> {
   const address = x.req.socket?.remoteAddress ?? '-';
+  const why = `too many wrong passwords from ${address}`;
   const wait = policy.guesses.retryAfterSeconds(address);
-  if (wait > 0) throw tooManyGuesses(wait, `too many wrong passwords from ${address}`);
+  if (wait > 0) throw tooManyGuesses(wait, why);
   if (await policy.users.verify(user, password)) {
     policy.guesses.succeeded(address);
     return true;
@@ -78,7 +79,7 @@ async function passwordAccepted(ctx: ServeContext, policy: AuthPolicy, x: Exchan
   const locked = policy.guesses.failed(address);
   if (locked === 0) return false;
   ctx.emit({ type: 'warning', message: `${address} is locked out for ${locked} s after too many wrong passwords (the last for user ${JSON.stringify(user)})` });
-  throw tooManyGuesses(locked, `too many wrong passwords from ${address}`);
+  throw tooManyGuesses(locked, why);
 }
 
 /**
