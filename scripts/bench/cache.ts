@@ -56,52 +56,60 @@ async function collectKilled(ctx: BenchContext, args: readonly string[], kill: P
   return closed;
 }
 
+interface Sample {
+  seconds: number;
+  rss: number | undefined;
+}
+
+/** The bench's image list with its registry replaced by `host` (a proxy in front of it), written as `name`. */
+async function listVia(ctx: BenchContext, host: string, name: string): Promise<string> {
+  const list = join(ctx.work, name);
+  await writeFile(list, (await readFile(ctx.listFile, 'utf8')).replaceAll(ctx.source.host, host));
+  return list;
+}
+
+/**
+ * `ctx.rounds` rounds of a collect of `list` with an empty cache, then with the cache it filled; the two archives
+ * must be byte for byte the same.
+ */
+async function coldWarmRounds(ctx: BenchContext, run: { list: string; host: string; name: string; extra: readonly string[] }): Promise<{ cold: Sample[]; warm: Sample[] }> {
+  const cache = join(ctx.work, `cache-${run.name}`);
+  const cold: Sample[] = [];
+  const warm: Sample[] = [];
+  for (let round = 1; round <= ctx.rounds; round++) {
+    const out = { cold: join(ctx.work, `${run.name}-cold`), warm: join(ctx.work, `${run.name}-warm`) };
+    for (const dir of [cache, out.cold, out.warm]) await rm(dir, { recursive: true, force: true });
+    const collect = (dir: string) => timed(process.execPath, [ctx.cli, 'collect', run.list, '-o', dir, '--plain-http', run.host, ...run.extra, '--cache', cache], ctx.scratch);
+    const a = await collect(out.cold);
+    const b = await collect(out.warm);
+    cold.push({ seconds: a.seconds, rss: a.peakRssKiB });
+    warm.push({ seconds: b.seconds, rss: b.peakRssKiB });
+    if ((await sha256Of(join(out.warm, 'images.tar.gz'))) !== (await sha256Of(join(out.cold, 'images.tar.gz')))) throw new Error('the warm collect wrote another archive than the cold one');
+    say(`  round ${round}: cold ${fmtS(a.seconds)} s (peak RSS ${fmtMiB(a.peakRssKiB)}), warm ${fmtS(b.seconds)} s (peak RSS ${fmtMiB(b.peakRssKiB)})`);
+  }
+  return { cold, warm };
+}
+
 export async function benchCache(ctx: BenchContext): Promise<void> {
   const loadBefore = loadavg();
   const collect = (args: readonly string[]) => timed(process.execPath, [ctx.cli, 'collect', ...args], ctx.scratch);
 
   // --- cold and warm
   say(`\ncache: ${ctx.rounds} rounds of a collect with an empty cache (cold) then with the cache it filled (warm), interleaved`);
-  const cache = join(ctx.work, 'cache-bench');
-  const cold: { seconds: number; rss: number | undefined }[] = [];
-  const warm: { seconds: number; rss: number | undefined }[] = [];
-  let coldArchive = '';
-  for (let round = 1; round <= ctx.rounds; round++) {
-    await rm(cache, { recursive: true, force: true });
-    await rm(join(ctx.work, 'cold'), { recursive: true, force: true });
-    await rm(join(ctx.work, 'warm'), { recursive: true, force: true });
-    const a = await collect([ctx.listFile, '-o', join(ctx.work, 'cold'), '--plain-http', ctx.source.host, '--cache', cache]);
-    const b = await collect([ctx.listFile, '-o', join(ctx.work, 'warm'), '--plain-http', ctx.source.host, '--cache', cache]);
-    cold.push({ seconds: a.seconds, rss: a.peakRssKiB });
-    warm.push({ seconds: b.seconds, rss: b.peakRssKiB });
-    coldArchive = await sha256Of(join(ctx.work, 'cold', 'images.tar.gz'));
-    if ((await sha256Of(join(ctx.work, 'warm', 'images.tar.gz'))) !== coldArchive) throw new Error('the warm collect wrote another archive than the cold one');
-    say(`  round ${round}: cold ${fmtS(a.seconds)} s (peak RSS ${fmtMiB(a.peakRssKiB)}), warm ${fmtS(b.seconds)} s (peak RSS ${fmtMiB(b.peakRssKiB)})`);
-  }
+  const { cold, warm } = await coldWarmRounds(ctx, { list: ctx.listFile, host: ctx.source.host, name: 'loopback', extra: [] });
   const warmRatio = median(warm.map((s) => s.seconds)) / median(cold.map((s) => s.seconds));
 
   // --- the same over a link with an internet's bandwidth
   say(`\ncache: the same over a paced link: each blob body at ${fmtMB(LINK_BYTES_PER_SECOND)} MB/s (${fmtMB(LINK_BYTES_PER_SECOND * LINK_CONNECTIONS)} MB/s over collect's ${LINK_CONNECTIONS} connections, a 1 Gbit/s line), manifests unpaced`);
-  const linkCold: number[] = [];
-  const linkWarm: number[] = [];
   const paced = await startFaultProxy(ctx.source.host, { blobBytesPerSecond: LINK_BYTES_PER_SECOND });
+  let link: { cold: Sample[]; warm: Sample[] };
   try {
-    const list = join(ctx.work, 'images-via-link.txt');
-    await writeFile(list, (await readFile(ctx.listFile, 'utf8')).replaceAll(ctx.source.host, paced.host));
-    const linkCache = join(ctx.work, 'cache-link');
-    for (let round = 1; round <= ctx.rounds; round++) {
-      await rm(linkCache, { recursive: true, force: true });
-      await rm(join(ctx.work, 'link-cold'), { recursive: true, force: true });
-      await rm(join(ctx.work, 'link-warm'), { recursive: true, force: true });
-      const a = await collect([list, '-o', join(ctx.work, 'link-cold'), '--plain-http', paced.host, '-j', String(LINK_CONNECTIONS), '--cache', linkCache]);
-      const b = await collect([list, '-o', join(ctx.work, 'link-warm'), '--plain-http', paced.host, '-j', String(LINK_CONNECTIONS), '--cache', linkCache]);
-      linkCold.push(a.seconds);
-      linkWarm.push(b.seconds);
-      say(`  round ${round}: cold ${fmtS(a.seconds)} s, warm ${fmtS(b.seconds)} s`);
-    }
+    link = await coldWarmRounds(ctx, { list: await listVia(ctx, paced.host, 'images-via-link.txt'), host: paced.host, name: 'link', extra: ['-j', String(LINK_CONNECTIONS)] });
   } finally {
     await paced.stop();
   }
+  const linkCold = link.cold.map((s) => s.seconds);
+  const linkWarm = link.warm.map((s) => s.seconds);
   const linkRatio = median(linkWarm) / median(linkCold);
 
   // --- killed half-way, then run again
@@ -109,8 +117,7 @@ export async function benchCache(ctx: BenchContext): Promise<void> {
   const proxy = await startFaultProxy(ctx.source.host, {});
   let kill: { rerunBytes: number; cachedAtKill: number; sentAtKill: number; identical: boolean; rerunSeconds: number };
   try {
-    const list = join(ctx.work, 'images-via-proxy.txt');
-    await writeFile(list, (await readFile(ctx.listFile, 'utf8')).replaceAll(ctx.source.host, proxy.host));
+    const list = await listVia(ctx, proxy.host, 'images-via-proxy.txt');
     const straightOut = join(ctx.work, 'kill-straight');
     await collect([list, '-o', straightOut, '--plain-http', proxy.host, '--cache', join(ctx.work, 'kill-straight-cache')]);
     const straight = await sha256Of(join(straightOut, 'images.tar.gz'));
@@ -159,8 +166,10 @@ export async function benchCache(ctx: BenchContext): Promise<void> {
   await writeFile(nextList, pushed.map((i) => `${i.reference}\n`).join(''));
   const nextWhole = join(ctx.work, 'next-whole');
   const nextDiff = join(ctx.work, 'next-diff');
+  // The cache the loopback rounds filled, and the lock of their last cold collect: the release before this one.
+  const cache = join(ctx.work, 'cache-loopback');
   await collect([nextList, '-o', nextWhole, '--plain-http', ctx.source.host, '--cache', cache]);
-  const diffRun = await collect([nextList, '-o', nextDiff, '--plain-http', ctx.source.host, '--cache', cache, '--since', join(ctx.work, 'cold', 'airgap-lock.json')]);
+  const diffRun = await collect([nextList, '-o', nextDiff, '--plain-http', ctx.source.host, '--cache', cache, '--since', join(ctx.work, 'loopback-cold', 'airgap-lock.json')]);
   const wholeBytes = (await stat(join(nextWhole, 'images.tar.gz'))).size;
   const diffBytes = (await stat(join(nextDiff, 'images.tar.gz'))).size;
   const sinceRatio = diffBytes / wholeBytes;
